@@ -1,0 +1,20 @@
+"""The at-most-once delivery engine: pure, deterministic, replayable.
+
+No Flask, no sockets, no threads, no sleeping, no wall clock, no I/O. The same config and
+command log give the same events, always.
+"""
+
+from .commands import COMMANDS, normalize_command
+from .config import Config, FailureSetting
+from .errors import CommandError, ConfigError, EngineError
+from .names import FAILURE_POINTS
+from .presets import PRESETS, describe_presets, preset_config, preset_names, preset_script
+from .simulation import Simulation
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "COMMANDS", "Config", "CommandError", "ConfigError", "EngineError", "FAILURE_POINTS",
+    "FailureSetting", "PRESETS", "Simulation", "describe_presets", "normalize_command",
+    "preset_config", "preset_names", "preset_script", "__version__",
+]

@@ -1,0 +1,192 @@
+"""``python -m engine``: run the simulation headless and print a report or a trace."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .config import MAX_AMOUNT, MAX_ORDERS, MAX_SEED
+from .errors import EngineError
+from .names import FAILURE_POINTS
+from .presets import PRESETS, preset_config, preset_script
+from .simulation import Simulation
+
+# Leg names accepted by --loss as short forms of the two network failure points.
+_LOSS_ALIASES = {"request": "request-lost", "reply": "reply-lost"}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit status 2, no traceback
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _int_in(low: int, high: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not an integer ({low}..{high})") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range ({low}..{high})")
+        return value
+    return parse
+
+
+def _point(text: str) -> str:
+    if text not in FAILURE_POINTS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a failure point (one of {', '.join(FAILURE_POINTS)})")
+    return text
+
+
+def _loss(text: str) -> tuple[str, float]:
+    allowed = ", ".join(list(_LOSS_ALIASES) + list(FAILURE_POINTS))
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"{text!r} is not POINT=P (POINT: {allowed})")
+    name, _, raw = text.partition("=")
+    point = _LOSS_ALIASES.get(name, name)
+    if point not in FAILURE_POINTS:
+        raise argparse.ArgumentTypeError(f"{name!r} is not a leg or failure point ({allowed})")
+    try:
+        probability = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a probability (0..1)") from None
+    if not 0.0 <= probability <= 1.0:
+        raise argparse.ArgumentTypeError(f"{raw} is not a probability (0..1)")
+    return point, probability
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m engine",
+        description="Run the at-most-once order/customer simulation headless.")
+    parser.add_argument("--scenario", default=None, choices=list(PRESETS),
+                        help="a preset named for the seed's cases (default: happy-path, or "
+                             "a plain run when --orders is given)")
+    parser.add_argument("--fail", action="append", type=_point, default=[], metavar="POINT",
+                        help="switch a failure point on for every message (repeatable): "
+                             + ", ".join(FAILURE_POINTS))
+    parser.add_argument("--loss", action="append", type=_loss, default=[], metavar="POINT=P",
+                        help="probability that a failure point strikes a message, e.g. "
+                             "request=0.1 reply=0.05 crash-after-processing=0.01")
+    parser.add_argument("--orders", type=_int_in(0, MAX_ORDERS), default=None,
+                        help="number of orders arriving over time")
+    parser.add_argument("--order-interval", type=float, default=None,
+                        help="mean virtual seconds between order arrivals")
+    parser.add_argument("--amount", type=_int_in(1, MAX_AMOUNT), default=None,
+                        help="amount of each order")
+    parser.add_argument("--credit-limit", type=_int_in(0, MAX_AMOUNT), default=None,
+                        help="the customer's credit limit")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="the sender's reply timeout, virtual seconds")
+    parser.add_argument("--seed", type=_int_in(0, MAX_SEED), default=None)
+    out = parser.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print a JSON report")
+    out.add_argument("--trace", action="store_true",
+                     help="print every event as a JSON line as it happens")
+    parser.add_argument("--no-orders-list", action="store_true",
+                        help="leave the per-order list out of the --json report")
+    return parser
+
+
+def make_run(args: argparse.Namespace) -> tuple[Simulation, list]:
+    scenario = args.scenario or ("happy-path" if args.orders is None else None)
+    overrides: dict = {}
+    if args.orders is not None:
+        overrides["orders"] = args.orders
+    for key in ("order_interval", "amount", "credit_limit", "seed"):
+        value = getattr(args, key)
+        if value is not None:
+            overrides[key] = value
+    if args.timeout is not None:
+        overrides["reply_timeout"] = args.timeout
+    failures: dict = {}
+    for point, probability in args.loss:
+        failures[point] = {"mode": "off", "probability": probability}
+    for point in args.fail:
+        failures[point] = {"mode": "on", "probability": failures.get(point, {}).get(
+            "probability", 0.0)}
+    if failures:
+        overrides["failures"] = failures
+    if scenario is None:
+        from .config import Config
+        config = Config.from_dict(overrides)
+        script: list = []
+    else:
+        config = preset_config(scenario, overrides)
+        script = preset_script(scenario) if args.orders is None else []
+    return Simulation(config, trace=args.trace), script
+
+
+def _write_report(sim: Simulation, include_orders: bool, out) -> None:
+    """Write the report, streaming the orders list so a large run needs no big string."""
+    report = sim.report(include_orders=False)
+    body = json.dumps(report, indent=2)
+    if not include_orders:
+        out.write(body + "\n")
+        return
+    out.write(body[:-2] + ',\n  "orders": [')
+    first = True
+    for order in sim.iter_orders():
+        out.write(("\n    " if first else ",\n    ") + json.dumps(order))
+        first = False
+    out.write("\n  ]\n}\n")
+
+
+def _write_text(sim: Simulation, out) -> None:
+    s = sim.summary()
+    out.write(f"at-most-once run (seed {sim.config.seed}), t = {sim.now:.3f} s virtual\n")
+    out.write(f"  orders: {s['orders']}  consistent: {s['consistent']}  "
+              f"diverged: {s['diverged']}\n")
+    out.write(f"  messages sent: {s['messages_sent']}  delivered: {s['messages_delivered']}  "
+              f"lost: {s['messages_lost']}  forgotten in crashes: {s['messages_forgotten']}\n")
+    inv = sim.invariant()
+    out.write(f"  credit held by the Customer service: {inv['held']}; "
+              f"credit of approved orders: {inv['approved_total']}"
+              f"{'' if inv['ok'] else '  <-- the states have parted'}\n")
+    if sim.config.samples:
+        m = sim.metrics()
+        out.write(f"  metrics: {m['seen_count']}/{m['true_count']} samples seen, "
+                  f"mean {m['seen_mean']} vs true {m['true_mean']} (drift {m['drift']:.4%})\n")
+    shown = 0
+    for order in sim.iter_orders():
+        if shown == 20:
+            out.write("  ... (use --json for every order)\n")
+            break
+        shown += 1
+        verdict = order["divergence"] or order["judgement"]
+        out.write(f"  order {order['id']}: {order['order_state']}, credit reserved "
+                  f"{order['credit_reserved']}, sender saw {order['sender_saw']}: {verdict}\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        sim, script = make_run(args)
+        out = sys.stdout
+        if args.trace:
+            def sink(event: dict) -> None:
+                out.write(json.dumps(event) + "\n")
+        else:
+            sink = None
+        for at, command in script:
+            if at > sim.now:
+                sim.run(sink=sink, until=at)
+            for event in sim.apply(command):
+                if sink:
+                    sink(event)
+        sim.run(sink=sink)
+        if args.json:
+            _write_report(sim, not args.no_orders_list, out)
+        elif not args.trace:
+            _write_text(sim, out)
+        out.flush()
+    except EngineError as error:
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
+    except BrokenPipeError:
+        sys.stderr.close()
+        return 0
+    return 0

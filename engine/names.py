@@ -1,0 +1,49 @@
+"""The project's vocabulary: one name per thing, used by engine, protocol, CLI and UI."""
+
+REQUEST_LOST = "request-lost"
+CRASH_BEFORE = "crash-before-processing"
+CRASH_AFTER = "crash-after-processing"
+REPLY_LOST = "reply-lost"
+
+FAILURE_POINTS = (REQUEST_LOST, CRASH_BEFORE, CRASH_AFTER, REPLY_LOST)
+
+# How a failure point is switched: off, armed for the next message only, or on until off.
+MODES = ("off", "next", "on")
+
+REQUEST = "request"
+REPLY = "reply"
+LEGS = (REQUEST, REPLY)
+
+# Message kinds carried on the legs.
+ORDER_CREATED = "OrderCreated"
+CREDIT_RESERVED = "CreditReserved"
+INSUFFICIENT_CREDIT = "InsufficientCredit"
+METRIC_SAMPLE = "MetricSample"
+
+# Order states at the sender.
+NEW = "new"
+APPROVED = "approved"
+CANCELLED = "cancelled"
+ORDER_STATES = (NEW, APPROVED, CANCELLED)
+
+# What the sender saw of an order.
+WAITING = "waiting"
+SAW_REPLY = "reply"
+SAW_NO_REPLY = "no-reply"
+SENDER_SAW = (WAITING, SAW_REPLY, SAW_NO_REPLY)
+
+# The engine's judgement of one order.
+IN_FLIGHT = "in-flight"
+CONSISTENT = "consistent"
+DIVERGED = "diverged"
+
+# Kinds of divergence, with the words the UI shows.
+RESERVED_NOT_APPROVED = "reserved-not-approved"
+STUCK_NEW = "stuck-new"
+DIVERGENCE_TEXT = {
+    RESERVED_NOT_APPROVED: "credit reserved by the Customer service, order never approved",
+    STUCK_NEW: "order stuck in new: never approved nor cancelled, no credit held for it",
+}
+
+# Why a message was lost.
+LOSS_REASONS = (REQUEST_LOST, REPLY_LOST, "receiver-down")

@@ -1,0 +1,695 @@
+"""The at-most-once delivery simulation of the seed's order/customer flow.
+
+One ``Simulation`` owns virtual time, the sender (Order service), the receiver (Customer
+service), the two legs, the four failure points and the judgement of every order. It is
+pure: no I/O, no wall clock, no threads. Given the same config and command log it produces
+the same events, always.
+
+Per-order data lives in compact columns (bytearray / array) indexed by order id, so a run
+of a million orders stays small; event dicts are only built when ``trace`` is on.
+"""
+
+from __future__ import annotations
+
+import random
+from array import array
+from heapq import heappop, heappush
+
+from . import names as N
+from .commands import normalize_command
+from .config import Config, FailureSetting
+
+# Scheduler actions.
+_ORDER_ARRIVAL = 0
+_REQUEST_ARRIVES = 1
+_REQUEST_LOST = 2
+_PROCESSED = 3
+_REPLY_ARRIVES = 4
+_REPLY_LOST = 5
+_TIMEOUT = 6
+_RESTART = 7
+_SAMPLE_DUE = 8
+_SAMPLE_ARRIVES = 9
+
+# Column codes.
+_STATE_NAMES = (N.NEW, N.APPROVED, N.CANCELLED)
+_SAW_NAMES = (N.WAITING, N.SAW_REPLY, N.SAW_NO_REPLY)
+_VERDICT_NAMES = (N.IN_FLIGHT, N.CONSISTENT, N.DIVERGED)
+_KIND_NAMES = (None, N.RESERVED_NOT_APPROVED, N.STUCK_NEW)
+_S_NEW, _S_APPROVED, _S_CANCELLED = 0, 1, 2
+_W_WAITING, _W_REPLY, _W_NO_REPLY = 0, 1, 2
+_V_IN_FLIGHT, _V_CONSISTENT, _V_DIVERGED = 0, 1, 2
+_K_NONE, _K_RESERVED, _K_STUCK = 0, 1, 2
+
+_P_REQUEST_LOST, _P_CRASH_BEFORE, _P_CRASH_AFTER, _P_REPLY_LOST = range(4)
+_MODE_CODES = {"off": 0, "next": 1, "on": 2}
+_MODE_NAMES = ("off", "next", "on")
+
+# Reply kinds carried in scheduler entries.
+_REPLY_KINDS = (N.CREDIT_RESERVED, N.INSUFFICIENT_CREDIT)
+
+
+class Simulation:
+    """A deterministic, incrementally advanced at-most-once simulation.
+
+    ``trace=True`` keeps the events of each call so the caller can stream them;
+    ``trace=False`` (report mode) keeps only counters and per-order columns.
+    """
+
+    def __init__(self, config: Config | None = None, trace: bool = True) -> None:
+        self.config = config if config is not None else Config()
+        self.trace = trace
+        cfg = self.config
+        self.now = 0.0
+        self.seq = 0
+        self.steps = 0
+        self.command_log: list[dict] = []
+        self._heap: list[tuple] = []
+        self._tie = 0
+        self._out: list[dict] = []
+
+        # Independent random streams, so a failure decision never shifts arrival times.
+        self._rng_arrival = random.Random(f"{cfg.seed}/arrival")
+        self._rng_net = random.Random(f"{cfg.seed}/network")
+        self._rng_fail = random.Random(f"{cfg.seed}/failure")
+
+        self._req_lat = cfg.request_latency
+        self._rep_lat = cfg.reply_latency
+        self._mode = [_MODE_CODES[cfg.failures[p].mode] for p in N.FAILURE_POINTS]
+        self._prob = [cfg.failures[p].probability for p in N.FAILURE_POINTS]
+
+        # Customer service (receiver).
+        self.credit_limit = cfg.credit_limit
+        self.held = 0  # credit the customer holds, for all orders
+        self.receiver_up = True
+        self.restarts_at: float | None = None
+        self._processing: dict[int, int] = {}  # msg id -> order id, in memory only
+
+        # Order service (sender): per-order columns indexed by order id (index 0 unused).
+        self._state = bytearray(1)
+        self._saw = bytearray(1)
+        self._verdict = bytearray(1)
+        self._kind = bytearray(1)
+        self._amount = array("q", [0])
+        self._reserved = array("q", [0])
+        self._div_seq = array("q", [-1])
+        self._created = array("d", [0.0])
+        self._request_msg = array("q", [0])
+        self.approved_total = 0
+        self.pending_reserved = 0  # held for orders whose reply may still come
+        self.invariant_ok = True
+        self.invariant_broken_seq: int | None = None
+
+        # Counters.
+        self.next_msg = 1
+        self.messages_sent = 0
+        self.messages_delivered = 0
+        self.messages_lost = 0
+        self.messages_forgotten = 0
+        self.crashes = 0
+        self.timeouts = 0
+        self.replies_ignored = 0
+        self.consistent = 0
+        self.diverged = 0
+        self.arrivals_left = cfg.orders
+        self.samples_left = cfg.samples
+        self.true_count = 0
+        self.true_sum = 0.0
+        self.seen_count = 0
+        self.seen_sum = 0.0
+
+        # Messages on the wire (only tracked when tracing: snapshots need them).
+        self._wire: dict[int, dict] = {}
+        self._samples_on_wire: dict[int, float] = {}
+
+        self._handlers = (
+            self._on_order_arrival, self._on_request_arrives, self._on_request_lost,
+            self._on_processed, self._on_reply_arrives, self._on_reply_lost,
+            self._on_timeout, self._on_restart, self._on_sample_due, self._on_sample_arrives,
+        )
+        if self.arrivals_left:
+            self._schedule(self._rng_arrival.expovariate(1.0 / cfg.order_interval),
+                           _ORDER_ARRIVAL)
+        if self.samples_left:
+            self._schedule(cfg.sample_interval, _SAMPLE_DUE)
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def orders(self) -> int:
+        return len(self._state) - 1
+
+    @property
+    def idle(self) -> bool:
+        """True when nothing is scheduled: the run has come to rest."""
+        return not self._heap
+
+    def next_time(self) -> float | None:
+        return self._heap[0][0] if self._heap else None
+
+    def apply(self, command: dict) -> list[dict]:
+        """Apply a command at the current virtual time and record it in the command log."""
+        cmd = normalize_command(command)
+        self.command_log.append({"t": self.now, "step": self.steps, "cmd": cmd})
+        name = cmd["cmd"]
+        if name == "create-order":
+            self.create_order(cmd.get("amount", self.config.amount))
+        elif name == "set-failure":
+            self._set_failure(cmd["point"], cmd.get("mode"), cmd.get("probability"), "command")
+        elif name == "set-credit-limit":
+            self.credit_limit = cmd["credit_limit"]
+            self._emit_state("credit-limit-changed", credit_limit=self.credit_limit,
+                             reserved=self.held, available=self.credit_limit - self.held)
+        return self._drain()
+
+    def step(self) -> list[dict]:
+        """Process scheduled work up to and including the next thing that makes an event."""
+        while self._heap:
+            before = self.seq
+            self._process(heappop(self._heap))
+            if self.seq != before:
+                break
+        return self._drain()
+
+    def advance(self, to: float) -> list[dict]:
+        """Process everything due at or before virtual time ``to``; the clock ends at ``to``."""
+        heap = self._heap
+        process = self._process
+        while heap and heap[0][0] <= to:
+            process(heappop(heap))
+        if to > self.now:
+            self.now = to
+        return self._drain()
+
+    def run(self, sink=None, until: float | None = None) -> None:
+        """Run to rest (or to ``until``). With ``sink``, each event is passed to it as made."""
+        heap = self._heap
+        process = self._process
+        out = self._out
+        limit = float("inf") if until is None else until
+        if sink is None or not self.trace:
+            while heap and heap[0][0] <= limit:
+                process(heappop(heap))
+            out.clear()
+        else:
+            while heap and heap[0][0] <= limit:
+                process(heappop(heap))
+                if out:
+                    for event in out:
+                        sink(event)
+                    out.clear()
+        if until is not None and until > self.now:
+            self.now = until
+
+    @classmethod
+    def replay(cls, config: Config, command_log: list[dict], until: float | None = None,
+               trace: bool = True) -> tuple[Simulation, list[dict]]:
+        """Rebuild a run from its config and command log; returns it and all its events."""
+        sim = cls(config, trace=trace)
+        events: list[dict] = []
+        for entry in command_log:
+            while sim.steps < entry["step"] and sim._heap:
+                events.extend(sim.step_raw())
+            if entry["t"] > sim.now:
+                sim.now = entry["t"]
+            events.extend(sim.apply(entry["cmd"]))
+        if until is None:
+            sim.run(sink=events.append)
+        else:
+            events.extend(sim.advance(until))
+        return sim, events
+
+    def step_raw(self) -> list[dict]:
+        """Process exactly one scheduler entry (which may make no event)."""
+        if self._heap:
+            self._process(heappop(self._heap))
+        return self._drain()
+
+    # ----------------------------------------------------------------- commands
+    def create_order(self, amount: int) -> int:
+        """The sender creates an order in state new and sends OrderCreated."""
+        order = len(self._state)
+        self._state.append(_S_NEW)
+        self._saw.append(_W_WAITING)
+        self._verdict.append(_V_IN_FLIGHT)
+        self._kind.append(_K_NONE)
+        self._amount.append(amount)
+        self._reserved.append(0)
+        self._div_seq.append(-1)
+        self._created.append(self.now)
+        now = self.now
+        msg = self.next_msg
+        self.next_msg = msg + 1
+        self._request_msg.append(msg)
+        self.seq += 1
+        if self.trace:
+            self._out.append({"seq": self.seq, "t": now, "type": "order-created",
+                              "order": order, "amount": amount, "state": N.NEW})
+        self._send(msg, order, N.REQUEST, N.ORDER_CREATED, _P_REQUEST_LOST, self._req_lat,
+                   _REQUEST_ARRIVES, _REQUEST_LOST)
+        self._schedule(now + self.config.reply_timeout, _TIMEOUT, order, msg)
+        return order
+
+    def _set_failure(self, point: str, mode: str | None, probability: float | None,
+                     why: str) -> None:
+        index = N.FAILURE_POINTS.index(point)
+        if mode is not None:
+            self._mode[index] = _MODE_CODES[mode]
+        if probability is not None:
+            self._prob[index] = probability
+        self._emit_state("failure-point-changed", point=point,
+                         mode=_MODE_NAMES[self._mode[index]],
+                         probability=self._prob[index], why=why)
+
+    def failure_settings(self) -> dict[str, FailureSetting]:
+        return {p: FailureSetting(_MODE_NAMES[self._mode[i]], self._prob[i])
+                for i, p in enumerate(N.FAILURE_POINTS)}
+
+    # ------------------------------------------------------------------ internals
+    def _schedule(self, time: float, action: int, a: int = 0, b: int = 0) -> None:
+        self._tie += 1
+        heappush(self._heap, (time, self._tie, action, a, b))
+
+    def _process(self, entry: tuple) -> None:
+        self.steps += 1
+        self.now = entry[0]
+        self._handlers[entry[2]](entry)
+
+    def _drain(self) -> list[dict]:
+        out = self._out
+        if not out:
+            return []
+        self._out = []
+        return out
+
+    def _emit_state(self, kind: str, **fields) -> None:
+        self.seq += 1
+        if self.trace:
+            event = {"seq": self.seq, "t": self.now, "type": kind}
+            event.update(fields)
+            self._out.append(event)
+
+    def _fires(self, point: int) -> bool:
+        """Does failure point ``point`` strike this message? Consumes a 'next' switch."""
+        mode = self._mode[point]
+        if mode == 2:
+            return True
+        if mode == 1:
+            self._mode[point] = 0
+            self._emit_state("failure-point-changed", point=N.FAILURE_POINTS[point],
+                             mode="off", probability=self._prob[point], why="used")
+            return True
+        p = self._prob[point]
+        return p > 0.0 and self._rng_fail.random() < p
+
+    def _send(self, msg: int, order: int, leg: str, kind: str, loss_point: int,
+              latency: tuple[float, float], arrive_action: int, lost_action: int,
+              extra: int = 0) -> None:
+        now = self.now
+        low, high = latency
+        arrives = now + (low + (high - low) * self._rng_net.random() if high > low else low)
+        self.messages_sent += 1
+        self.seq += 1
+        if self.trace:
+            event = {"seq": self.seq, "t": now, "type": "message-sent", "msg": msg,
+                     "order": order, "leg": leg, "kind": kind, "sent_at": now,
+                     "arrives_at": arrives}
+            self._out.append(event)
+            self._wire[msg] = {"msg": msg, "order": order, "leg": leg, "kind": kind,
+                               "sent_at": now, "arrives_at": arrives}
+        if self._fires(loss_point):
+            # Lost somewhere along the leg: the browser breaks the token at that point.
+            fraction = 0.25 + 0.5 * self._rng_fail.random()
+            self._schedule(now + (arrives - now) * fraction, lost_action, msg,
+                           order * 4 + extra)
+        else:
+            self._schedule(arrives, arrive_action, msg, order * 4 + extra)
+
+    def _lose(self, msg: int, order: int, leg: str, kind: str, reason: str,
+              point: str | None, at: float) -> int:
+        self.messages_lost += 1
+        self.seq += 1
+        if self.trace:
+            wire = self._wire.pop(msg, None)
+            event = {"seq": self.seq, "t": self.now, "type": "message-lost", "msg": msg,
+                     "order": order, "leg": leg, "kind": kind, "reason": reason,
+                     "point": point, "at": at}
+            if wire is not None:
+                event["sent_at"] = wire["sent_at"]
+                event["arrives_at"] = wire["arrives_at"]
+            self._out.append(event)
+        return self.seq
+
+    def _forget(self, msg: int, order: int, kind: str, point: str) -> int:
+        """A delivered message dies with the receiver's memory in a crash."""
+        self.messages_forgotten += 1
+        self.seq += 1
+        if self.trace:
+            self._out.append({"seq": self.seq, "t": self.now, "type": "message-forgotten",
+                              "msg": msg, "order": order, "leg": N.REQUEST, "kind": kind,
+                              "point": point})
+        return self.seq
+
+    def _deliver(self, msg: int, order: int, leg: str, kind: str) -> None:
+        self.messages_delivered += 1
+        self.seq += 1
+        if self.trace:
+            self._wire.pop(msg, None)
+            self._out.append({"seq": self.seq, "t": self.now, "type": "message-delivered",
+                              "msg": msg, "order": order, "leg": leg, "kind": kind})
+
+    # ---- the request leg and the receiver
+    def _on_order_arrival(self, entry: tuple) -> None:
+        self.arrivals_left -= 1
+        self.create_order(self.config.amount)
+        if self.arrivals_left:
+            self._schedule(self.now + self._rng_arrival.expovariate(
+                1.0 / self.config.order_interval), _ORDER_ARRIVAL)
+
+    def _on_request_lost(self, entry: tuple) -> None:
+        msg, order = entry[3], entry[4] >> 2
+        if order == 0:
+            self._lose(msg, 0, N.REQUEST, N.METRIC_SAMPLE, N.REQUEST_LOST, N.REQUEST_LOST,
+                       self._fraction(msg))
+            return
+        seq = self._lose(msg, order, N.REQUEST, N.ORDER_CREATED, N.REQUEST_LOST,
+                         N.REQUEST_LOST, self._fraction(msg))
+        self._doom(order, seq)
+
+    def _fraction(self, msg: int) -> float:
+        wire = self._wire.get(msg)
+        if wire is None:
+            return 0.5
+        span = wire["arrives_at"] - wire["sent_at"]
+        return (self.now - wire["sent_at"]) / span if span > 0 else 1.0
+
+    def _on_request_arrives(self, entry: tuple) -> None:
+        msg, order = entry[3], entry[4] >> 2
+        if not self.receiver_up:
+            seq = self._lose(msg, order, N.REQUEST, N.ORDER_CREATED, "receiver-down", None, 1.0)
+            self._doom(order, seq)
+            return
+        self._deliver(msg, order, N.REQUEST, N.ORDER_CREATED)
+        if self._fires(_P_CRASH_BEFORE):
+            seq = self._crash(N.CRASH_BEFORE, msg, order)
+            self._doom(order, seq)
+            return
+        self._processing[msg] = order
+        done = self.now + self.config.processing_time
+        self.seq += 1
+        if self.trace:
+            self._out.append({"seq": self.seq, "t": self.now, "type": "processing-started",
+                              "msg": msg, "order": order, "done_at": done})
+        self._schedule(done, _PROCESSED, msg, order * 4)
+
+    def _on_processed(self, entry: tuple) -> None:
+        msg, order = entry[3], entry[4] >> 2
+        if self._processing.pop(msg, None) is None:
+            return  # forgotten by a crash while it was being processed
+        amount = self._amount[order]
+        available = self.credit_limit - self.held
+        if available >= amount:
+            # The reaction: a durable state change at the Customer service.
+            self.held += amount
+            self._reserved[order] += amount
+            verdict = self._verdict[order]
+            if verdict == _V_IN_FLIGHT:
+                self.pending_reserved += amount
+            reply = 0
+            self.seq += 1
+            if self.trace:
+                self._out.append({"seq": self.seq, "t": self.now, "type": "credit-reserved",
+                                  "msg": msg, "order": order, "amount": amount,
+                                  "credit_limit": self.credit_limit, "reserved": self.held,
+                                  "available": self.credit_limit - self.held})
+            if verdict == _V_DIVERGED:
+                # The sender already gave up: this reservation will never be approved.
+                self._set_kind(order, _K_RESERVED, self.seq)
+                self._check_invariant(order)
+        else:
+            reply = 1
+            self.seq += 1
+            if self.trace:
+                self._out.append({"seq": self.seq, "t": self.now, "type": "credit-refused",
+                                  "msg": msg, "order": order, "amount": amount,
+                                  "credit_limit": self.credit_limit, "reserved": self.held,
+                                  "available": available})
+        if self._fires(_P_CRASH_AFTER):
+            seq = self._crash(N.CRASH_AFTER, msg, order)
+            self._doom(order, seq)
+            return
+        reply_msg = self.next_msg
+        self.next_msg = reply_msg + 1
+        self._send(reply_msg, order, N.REPLY, _REPLY_KINDS[reply], _P_REPLY_LOST,
+                   self._rep_lat, _REPLY_ARRIVES, _REPLY_LOST, reply)
+
+    def _crash(self, point: str, msg: int, order: int, kind: str = N.ORDER_CREATED) -> int:
+        """The receiver crashes: in-memory work is gone; it restarts after a downtime."""
+        self.crashes += 1
+        self.receiver_up = False
+        restart = self.now + self.config.restart_after
+        self.restarts_at = restart
+        self.seq += 1
+        crash_seq = self.seq
+        if self.trace:
+            self._out.append({"seq": self.seq, "t": self.now, "type": "receiver-crashed",
+                              "point": point, "msg": msg, "order": order,
+                              "restarts_at": restart})
+        if point == N.CRASH_BEFORE:
+            self._forget(msg, order, kind, point)
+        forgotten = sorted(self._processing.items())
+        self._processing.clear()
+        for other_msg, other_order in forgotten:
+            seq = self._forget(other_msg, other_order, N.ORDER_CREATED, point)
+            self._doom(other_order, seq)
+        self._schedule(restart, _RESTART)
+        return crash_seq
+
+    def _on_restart(self, entry: tuple) -> None:
+        self.receiver_up = True
+        self.restarts_at = None
+        self._emit_state("receiver-restarted", reserved=self.held,
+                         available=self.credit_limit - self.held)
+
+    # ---- the reply leg and the sender
+    def _on_reply_lost(self, entry: tuple) -> None:
+        msg, order, reply = entry[3], entry[4] >> 2, entry[4] & 3
+        seq = self._lose(msg, order, N.REPLY, _REPLY_KINDS[reply], N.REPLY_LOST, N.REPLY_LOST,
+                         self._fraction(msg))
+        self._doom(order, seq)
+
+    def _on_reply_arrives(self, entry: tuple) -> None:
+        msg, order, reply = entry[3], entry[4] >> 2, entry[4] & 3
+        self._deliver(msg, order, N.REPLY, _REPLY_KINDS[reply])
+        if self._saw[order] != _W_WAITING:
+            # The sender gave up at its timeout; at-most-once: nobody waits for this now.
+            self.replies_ignored += 1
+            self._emit_state("reply-ignored", msg=msg, order=order, reason="after-timeout")
+            return
+        self._saw[order] = _W_REPLY
+        amount = self._amount[order]
+        if reply == 0:
+            self._state[order] = _S_APPROVED
+            self.approved_total += amount
+            self.pending_reserved -= amount
+            new = N.APPROVED
+        else:
+            self._state[order] = _S_CANCELLED
+            new = N.CANCELLED
+        self.seq += 1
+        if self.trace:
+            self._out.append({"seq": self.seq, "t": self.now, "type": "order-state-changed",
+                              "order": order, "from": N.NEW, "to": new, "msg": msg,
+                              "approved_total": self.approved_total})
+        if self._verdict[order] == _V_IN_FLIGHT:
+            self._verdict[order] = _V_CONSISTENT
+            self.consistent += 1
+            self._emit_state("order-consistent", order=order, state=new,
+                             credit_reserved=self._reserved[order])
+
+    def _on_timeout(self, entry: tuple) -> None:
+        order = entry[3]
+        if self._saw[order] != _W_WAITING:
+            return
+        self._saw[order] = _W_NO_REPLY
+        self.timeouts += 1
+        self.seq += 1
+        if self.trace:
+            self._out.append({"seq": self.seq, "t": self.now, "type": "sender-timeout",
+                              "order": order, "msg": entry[4], "state": N.NEW,
+                              "outcome": "unknown"})
+        if self._verdict[order] == _V_IN_FLIGHT:
+            # Nothing failed yet, but the sender stopped waiting: any reply is now too late.
+            self._doom(order, self.seq)
+
+    # ---- judgement
+    def _doom(self, order: int, seq: int) -> None:
+        """The order can no longer reach a consistent end: it has diverged."""
+        if self._verdict[order] != _V_IN_FLIGHT:
+            return
+        self._verdict[order] = _V_DIVERGED
+        self.diverged += 1
+        reserved = self._reserved[order]
+        if reserved:
+            self.pending_reserved -= reserved
+        self._div_seq[order] = seq
+        self._set_kind(order, _K_RESERVED if reserved else _K_STUCK, seq)
+        if reserved:
+            self._check_invariant(order)
+
+    def _set_kind(self, order: int, kind: int, began_seq: int) -> None:
+        if self._kind[order] == kind:
+            return
+        self._kind[order] = kind
+        name = _KIND_NAMES[kind]
+        self.seq += 1
+        if self.trace:
+            self._out.append({"seq": self.seq, "t": self.now, "type": "order-diverged",
+                              "order": order, "divergence": name,
+                              "reason": N.DIVERGENCE_TEXT[name],
+                              "began_seq": self._div_seq[order],
+                              "state": _STATE_NAMES[self._state[order]],
+                              "credit_reserved": self._reserved[order]})
+
+    def _check_invariant(self, order: int) -> None:
+        """Credit held = approved orders' amounts + credit held for orders still in flight."""
+        ok = self.held == self.approved_total + self.pending_reserved
+        if ok == self.invariant_ok:
+            return
+        self.invariant_ok = ok
+        if not ok and self.invariant_broken_seq is None:
+            self.invariant_broken_seq = self.seq + 1
+        self._emit_state("invariant-broken" if not ok else "invariant-restored",
+                         order=order, held=self.held, approved_total=self.approved_total,
+                         pending=self.pending_reserved,
+                         unbacked=self.held - self.approved_total - self.pending_reserved)
+
+    # ---- the metrics stream (the seed's harmless case)
+    def _on_sample_due(self, entry: tuple) -> None:
+        self.samples_left -= 1
+        mean = self.config.sample_mean
+        value = round(self._rng_arrival.gauss(mean, mean * 0.1), 3)
+        self.true_count += 1
+        self.true_sum += value
+        msg = self.next_msg
+        self.next_msg = msg + 1
+        self._samples_on_wire[msg] = value
+        self._send(msg, 0, N.REQUEST, N.METRIC_SAMPLE, _P_REQUEST_LOST, self._req_lat,
+                   _SAMPLE_ARRIVES, _REQUEST_LOST)
+        if self.trace:
+            self._out[-1]["value"] = value
+        if self.samples_left:
+            self._schedule(self.now + self.config.sample_interval, _SAMPLE_DUE)
+
+    def _on_sample_arrives(self, entry: tuple) -> None:
+        msg = entry[3]
+        value = self._samples_on_wire.pop(msg)
+        if not self.receiver_up:
+            self._lose(msg, 0, N.REQUEST, N.METRIC_SAMPLE, "receiver-down", None, 1.0)
+            return
+        self._deliver(msg, 0, N.REQUEST, N.METRIC_SAMPLE)
+        if self._fires(_P_CRASH_BEFORE):
+            self._crash(N.CRASH_BEFORE, msg, 0, N.METRIC_SAMPLE)
+            return
+        self.seen_count += 1
+        self.seen_sum += value
+        self._emit_state("sample-recorded", msg=msg, value=value, **self.metrics())
+        if self._fires(_P_CRASH_AFTER):
+            self._crash(N.CRASH_AFTER, msg, 0, N.METRIC_SAMPLE)
+
+    def metrics(self) -> dict:
+        true_mean = self.true_sum / self.true_count if self.true_count else 0.0
+        seen_mean = self.seen_sum / self.seen_count if self.seen_count else 0.0
+        drift = abs(seen_mean - true_mean) / true_mean if true_mean else 0.0
+        return {"true_count": self.true_count, "true_mean": round(true_mean, 4),
+                "seen_count": self.seen_count, "seen_mean": round(seen_mean, 4),
+                "drift": round(drift, 6)}
+
+    # ------------------------------------------------------------------ views
+    def order_view(self, order: int) -> dict:
+        """One order as the report and the snapshot show it."""
+        verdict = self._verdict[order]
+        div_seq = self._div_seq[order]
+        return {
+            "id": order,
+            "amount": self._amount[order],
+            "order_state": _STATE_NAMES[self._state[order]],
+            "credit_reserved": self._reserved[order],
+            "sender_saw": _SAW_NAMES[self._saw[order]],
+            "judgement": _VERDICT_NAMES[verdict],
+            "consistent": verdict == _V_CONSISTENT,
+            "divergence": _KIND_NAMES[self._kind[order]],
+            "diverged_at_seq": div_seq if div_seq >= 0 else None,
+            "created_at": self._created[order],
+        }
+
+    def iter_orders(self):
+        for order in range(1, len(self._state)):
+            yield self.order_view(order)
+
+    def summary(self) -> dict:
+        return {
+            "orders": self.orders,
+            "messages_sent": self.messages_sent,
+            "messages_delivered": self.messages_delivered,
+            "messages_lost": self.messages_lost,
+            "messages_forgotten": self.messages_forgotten,
+            "messages_in_flight": self.messages_sent - self.messages_delivered
+            - self.messages_lost,
+            "diverged": self.diverged,
+            "consistent": self.consistent,
+            "in_flight": self.orders - self.diverged - self.consistent,
+            "receiver_crashes": self.crashes,
+            "sender_timeouts": self.timeouts,
+            "replies_ignored": self.replies_ignored,
+        }
+
+    def customer(self) -> dict:
+        return {"credit_limit": self.credit_limit, "reserved": self.held,
+                "available": self.credit_limit - self.held, "up": self.receiver_up,
+                "restarts_at": self.restarts_at}
+
+    def invariant(self) -> dict:
+        return {"ok": self.invariant_ok, "held": self.held,
+                "approved_total": self.approved_total, "pending": self.pending_reserved,
+                "unbacked": self.held - self.approved_total - self.pending_reserved,
+                "broken_at_seq": self.invariant_broken_seq}
+
+    def failures_view(self) -> dict:
+        return {p: {"mode": s.mode, "probability": s.probability}
+                for p, s in self.failure_settings().items()}
+
+    def report(self, include_orders: bool = True) -> dict:
+        report = {
+            "config": self.config.to_dict(),
+            "t": self.now,
+            "seq": self.seq,
+            "summary": self.summary(),
+            "customer": self.customer(),
+            "invariant": self.invariant(),
+            "failures": self.failures_view(),
+        }
+        if self.config.samples:
+            report["metrics"] = self.metrics()
+        if include_orders:
+            report["orders"] = list(self.iter_orders())
+        return report
+
+    def snapshot(self, max_orders: int = 200) -> dict:
+        """Everything a fresh view needs to draw the present moment, then follow events."""
+        first = max(1, len(self._state) - max_orders)
+        diverged_older = [o for o in range(1, first) if self._verdict[o] == _V_DIVERGED]
+        shown = diverged_older[-max_orders:] + list(range(first, len(self._state)))
+        return {
+            "t": self.now,
+            "seq": self.seq,
+            "config": self.config.to_dict(),
+            "customer": self.customer(),
+            "invariant": self.invariant(),
+            "failures": self.failures_view(),
+            "summary": self.summary(),
+            "metrics": self.metrics() if self.config.samples else None,
+            "orders": [self.order_view(o) for o in shown],
+            "in_flight": sorted(self._wire.values(), key=lambda m: m["msg"]),
+            "processing": sorted(self._processing),
+            "next_time": self.next_time(),
+        }
