@@ -170,12 +170,23 @@ class Simulation:
                 break
         return self._drain()
 
-    def advance(self, to: float) -> list[dict]:
-        """Process everything due at or before virtual time ``to``; the clock ends at ``to``."""
+    def advance(self, to: float, max_events: int | None = None) -> list[dict]:
+        """Process everything due at or before virtual time ``to``; the clock ends at ``to``.
+
+        With ``max_events``, stop early once that many events are made: the clock then
+        stays at the last processed moment, so a pacing caller can never be flooded.
+        """
         heap = self._heap
         process = self._process
-        while heap and heap[0][0] <= to:
-            process(heappop(heap))
+        if max_events is None:
+            while heap and heap[0][0] <= to:
+                process(heappop(heap))
+        else:
+            start = self.seq
+            while heap and heap[0][0] <= to:
+                process(heappop(heap))
+                if self.seq - start >= max_events:
+                    return self._drain()
         if to > self.now:
             self.now = to
         return self._drain()
