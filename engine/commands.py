@@ -39,7 +39,7 @@ def normalize_command(command: object) -> dict:
     if not isinstance(command, dict):
         raise CommandError("command", command, 'an object like {"cmd": "create-order"}')
     name = command.get("cmd")
-    if name not in COMMANDS:
+    if not isinstance(name, str) or name not in COMMANDS:  # a list or dict is unhashable
         raise CommandError("cmd", name, "one of " + ", ".join(COMMANDS))
     for key in command:
         if key != "cmd" and key not in _FIELDS[name]:

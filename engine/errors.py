@@ -12,15 +12,16 @@ class EngineError(ValueError):
         self.field = field
         self.value = value
         self.allowed = allowed
-        shown = repr(value)
+        shown = _short_repr(value)
         if len(shown) > 60:
             shown = shown[:57] + "..."
         super().__init__(f"{field}: got {shown}; allowed: {allowed}")
 
     def as_dict(self) -> dict:
         value = self.value
-        if not isinstance(value, (int, float, str, bool, type(None))):
-            value = repr(value)[:60]
+        if not isinstance(value, (int, float, str, bool, type(None))) or (
+                isinstance(value, int) and abs(value) > 2**64):  # JSON-safe, and short
+            value = _short_repr(value)[:60]
         elif isinstance(value, str):
             value = value[:60]
         return {"field": self.field, "value": value, "allowed": self.allowed,
@@ -33,3 +34,11 @@ class ConfigError(EngineError):
 
 class CommandError(EngineError):
     """A command (or one of its fields) is unknown or out of range."""
+
+
+def _short_repr(value: object) -> str:
+    """repr() that cannot fail: a payload nested thousands deep overflows repr's recursion."""
+    try:
+        return repr(value)
+    except (RecursionError, ValueError):  # ValueError: an int too long to print
+        return f"<{type(value).__name__}>"

@@ -83,7 +83,7 @@ def preset_names() -> list[str]:
 
 
 def get_preset(name: object) -> dict:
-    if name not in PRESETS:
+    if not isinstance(name, str) or name not in PRESETS:  # a list or dict is unhashable
         raise ConfigError("scenario", name, "one of " + ", ".join(PRESETS))
     return PRESETS[name]  # type: ignore[index]
 

@@ -182,11 +182,16 @@ class Simulation:
             while heap and heap[0][0] <= to:
                 process(heappop(heap))
         else:
-            start = self.seq
+            # One scheduler entry can make several events (a crash forgets many messages):
+            # count events not yet returned too, and hand back at most max_events; the rest
+            # wait in the buffer for the next call.
+            start = self.seq - len(self._out)
             while heap and heap[0][0] <= to:
-                process(heappop(heap))
                 if self.seq - start >= max_events:
-                    return self._drain()
+                    return self._drain(max_events)
+                process(heappop(heap))
+            if len(self._out) > max_events:
+                return self._drain(max_events)
         if to > self.now:
             self.now = to
         return self._drain()
@@ -202,6 +207,9 @@ class Simulation:
                 process(heappop(heap))
             out.clear()
         else:
+            for event in out:  # left over from an advance() capped by max_events
+                sink(event)
+            out.clear()
             while heap and heap[0][0] <= limit:
                 process(heappop(heap))
                 if out:
@@ -218,6 +226,8 @@ class Simulation:
         sim = cls(config, trace=trace)
         events: list[dict] = []
         for entry in command_log:
+            if until is not None and entry["t"] > until:
+                break  # a command the run had not reached by ``until``
             while sim.steps < entry["step"] and sim._heap:
                 events.extend(sim.step_raw())
             if entry["t"] > sim.now:
@@ -285,10 +295,13 @@ class Simulation:
         self.now = entry[0]
         self._handlers[entry[2]](entry)
 
-    def _drain(self) -> list[dict]:
+    def _drain(self, limit: int | None = None) -> list[dict]:
         out = self._out
         if not out:
             return []
+        if limit is not None and len(out) > limit:
+            self._out = out[limit:]
+            return out[:limit]
         self._out = []
         return out
 

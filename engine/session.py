@@ -1,0 +1,419 @@
+"""Pacing: one simulation per browser session, moved along in wall-clock time.
+
+The only place that knows about pacing. A ``Session`` maps wall time to virtual time by a
+speed factor, applies commands at the current virtual time, collects the events of one
+frame into a seq-numbered batch, keeps the batches the client has not acknowledged (for
+resume after a reconnect) and refuses to run ahead of a client that stops acknowledging.
+``SessionStore`` holds the sessions of a server, attaches them to sockets and frees them
+after a grace period.
+
+Pure, like the rest of ``engine/``: no sockets, no threads, no sleeping. Every method that
+depends on time takes ``now`` (seconds, any monotonic origin) from the caller. A method
+returns the messages to send as ``(event, payload)`` pairs; the transport sends them.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .errors import CommandError
+from .presets import DEFAULT_PRESET, preset_config, preset_script
+from .simulation import Simulation
+
+Message = tuple[str, dict]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much one session may send, and how far ahead of its client it may run."""
+
+    frame_events: int = 4000  # events made per frame (per tick) at most: 30 fps -> 120k/s
+    window: int = 16000  # events sent but not acknowledged at most: then the run waits
+    slack: int = 256  # command events allowed beyond the window before commands are refused
+    snapshot_orders: int = 200  # orders in a snapshot (plus older diverged ones)
+    snapshot_in_flight: int = 1000  # messages on the wire in a snapshot (the newest)
+    commands_per_run: int = 10_000  # engine commands one run may log
+    clock_every: float = 1.0  # wall seconds between clock messages while nothing else is sent
+
+
+class Session:
+    """One browser tab's run: a simulation, its pacing and its delivery state."""
+
+    def __init__(self, token: str, now: float, limits: Limits | None = None,
+                 scenario: str = DEFAULT_PRESET, seed: int = 1) -> None:
+        self.token = token
+        self.limits = limits or Limits()
+        self.created = now
+        self.scenario = scenario
+        self.seed = seed
+        self.overrides: dict | None = None
+        self.speed = 1.0
+        self.sid: str | None = None  # the attached socket; None while detached
+        self.detached_at: float | None = now
+        self.run = 0
+        self._start_run(now)
+
+    # ------------------------------------------------------------------ runs
+    def _start_run(self, now: float) -> None:
+        """A new run of the current scenario, seed and overrides, paused at t = 0."""
+        overrides = dict(self.overrides or {})
+        overrides["seed"] = self.seed
+        old_sent = getattr(self, "sent", 0)
+        self.sim = Simulation(preset_config(self.scenario, overrides))
+        self.script = preset_script(self.scenario)
+        self.script_pos = 0
+        self.run += 1
+        self.playing = False
+        self.held = False
+        self.vt = self.sim.now  # virtual time the run has reached
+        self.wall = now  # wall time at which it reached vt
+        self.outbox: list[dict] = []  # events made, not yet sent
+        self.buffer: deque[dict] = deque()  # events sent, not yet acknowledged
+        self.sent = self.acked = self.floor = self.sim.seq
+        # Acks without a run number that are still on their way belong to the old run:
+        # ignore them until the client acknowledges the new snapshot.
+        self.awaiting_ack: int | None = self.sim.seq if old_sent > self.sim.seq else None
+        self.last_sent_wall = now
+        self.clock_due = False
+
+    # ------------------------------------------------------------------ views
+    @property
+    def unacked(self) -> int:
+        """Events sent or waiting to be sent that the client has not acknowledged."""
+        return self.sent - self.acked + len(self.outbox)
+
+    def snapshot(self) -> dict:
+        """The ``snapshot`` payload. Sending it restarts the stream after its seq."""
+        state = self.sim.snapshot(max_orders=self.limits.snapshot_orders)
+        wire = state["in_flight"]
+        omitted = max(0, len(wire) - self.limits.snapshot_in_flight)
+        if omitted:
+            state["in_flight"] = wire[omitted:]
+        seq = self.sim.seq
+        self.outbox.clear()
+        self.buffer.clear()
+        self.sent = self.acked = self.floor = seq
+        return {"session": self.token, "run": self.run, "scenario": self.scenario,
+                "seed": self.seed, "playing": self.playing, "speed": self.speed,
+                "held": self.held, "seq": seq, "t": self.sim.now,
+                "window": self.limits.window, "in_flight_omitted": omitted, "state": state}
+
+    def clock(self) -> dict:
+        return {"run": self.run, "t": self.sim.now, "playing": self.playing,
+                "speed": self.speed, "held": self.held}
+
+    def stats(self) -> dict:
+        return {"run": self.run, "seq": self.sim.seq, "sent": self.sent, "acked": self.acked,
+                "unacked": self.unacked, "buffered": len(self.buffer),
+                "outbox": len(self.outbox), "playing": self.playing, "held": self.held,
+                "t": self.sim.now}
+
+    # ------------------------------------------------------------------ pacing
+    def _collect(self, events: list[dict]) -> int:
+        if events and events[0]["seq"] <= self.floor:
+            # Made before the last snapshot (an engine call hands back what a capped
+            # advance left over): the snapshot already shows them.
+            events = [e for e in events if e["seq"] > self.floor]
+        self.outbox.extend(events)
+        return len(events)
+
+    def _budget(self) -> int:
+        limits = self.limits
+        return min(limits.frame_events - len(self.outbox), limits.window - self.unacked)
+
+    def _set_held(self, held: bool) -> None:
+        if held != self.held:
+            self.held = held
+            self.clock_due = True
+
+    def _advance(self, now: float, can_send: bool = True) -> None:
+        """Bring the run up to the virtual time that wall time ``now`` stands for.
+
+        At most the budget of events is made: if the frame cap or the client's window is
+        reached, virtual time stops where the last event was made (it slows down, it
+        never skips events) and ``held`` is set.
+        """
+        if not self.playing:
+            self.wall = now
+            return
+        target = self.vt + (now - self.wall) * self.speed
+        self.wall = now
+        budget = self._budget() if can_send else 0
+        if budget <= 0:
+            self.vt = self.sim.now
+            self._set_held(True)
+            return
+        made = self._run_until(target, budget)
+        capped = made >= budget and self.sim.now < target
+        self.vt = self.sim.now if capped else target
+        self._set_held(capped)
+
+    def _run_until(self, target: float, budget: int) -> int:
+        """Advance the engine to ``target``, applying the preset's script on its way."""
+        sim = self.sim
+        script = self.script
+        made = 0
+        while True:
+            at = script[self.script_pos][0] if self.script_pos < len(script) else None
+            stop = target if at is None or at > target else at
+            made += self._collect(sim.advance(stop, budget - made))
+            if made >= budget:
+                return made
+            if at is None or at > target:
+                return made
+            made += self._collect(sim.apply(script[self.script_pos][1]))
+            self.script_pos += 1
+
+    def _batch(self, events: list[dict]) -> dict:
+        return {"run": self.run, "from_seq": events[0]["seq"], "to_seq": events[-1]["seq"],
+                "t": self.sim.now, "playing": self.playing, "speed": self.speed,
+                "held": self.held, "events": events}
+
+    def tick(self, now: float, can_send: bool = True) -> list[Message]:
+        """One frame: advance, then the batch of this frame's events and any clock news.
+
+        ``can_send`` False (the transport to the client is backed up) holds the run and
+        sends nothing.
+        """
+        self._advance(now, can_send)
+        messages: list[Message] = []
+        if not can_send:
+            return messages
+        if self.outbox:
+            events, self.outbox = self.outbox, []
+            self.buffer.extend(events)
+            self.sent = events[-1]["seq"]
+            messages.append(("events", self._batch(events)))
+            self.last_sent_wall = now
+        if self.clock_due or (self.playing and now - self.last_sent_wall
+                              >= self.limits.clock_every):
+            messages.append(("clock", self.clock()))
+            self.clock_due = False
+            self.last_sent_wall = now
+        return messages
+
+    # ------------------------------------------------------------------ client
+    def join(self, last_seq: int | None, run: int | None, now: float) -> tuple[dict, list]:
+        """A socket attaches. Resume from ``last_seq`` if every later event is still
+        buffered, else start it over from a snapshot. Returns (answer, messages)."""
+        self.wall = now  # the run was frozen while detached: no jump in virtual time
+        if (last_seq is not None and (run is None or run == self.run)
+                and self.acked <= last_seq <= self.sent):
+            self.acked = last_seq
+            self._trim()
+            messages: list[Message] = []
+            if self.buffer:
+                messages.append(("events", self._batch(list(self.buffer))))
+            messages.append(("clock", self.clock()))
+            return {"resumed": True}, messages
+        return {"resumed": False}, [("snapshot", self.snapshot())]
+
+    def ack(self, seq: int, run: int | None = None) -> dict:
+        """The client has applied every event up to ``seq``: the window opens."""
+        stale = False
+        if run is not None and run != self.run:
+            stale = True
+        elif run is None and self.awaiting_ack is not None and seq != self.awaiting_ack:
+            stale = True
+        else:
+            self.awaiting_ack = None
+            seq = min(seq, self.sent)
+            if seq > self.acked:
+                self.acked = seq
+                self._trim()
+        answer = {"run": self.run, "acked": self.acked, "unacked": self.unacked,
+                  "window": self.limits.window}
+        if stale:
+            answer["stale"] = True
+        return answer
+
+    def _trim(self) -> None:
+        buffer = self.buffer
+        acked = self.acked
+        while buffer and buffer[0]["seq"] <= acked:
+            buffer.popleft()
+
+    # ------------------------------------------------------------------ commands
+    def _check_backlog(self) -> None:
+        if self.unacked >= self.limits.window + self.limits.slack:
+            raise CommandError("ack", self.unacked,
+                               f"at most {self.limits.window} unacknowledged events: "
+                               "acknowledge the events you have (ack) and retry")
+
+    def _check_log(self, name: str) -> None:
+        if len(self.sim.command_log) >= self.limits.commands_per_run:
+            raise CommandError("cmd", name, f"at most {self.limits.commands_per_run} "
+                                            "commands in one run: reset to start a new run")
+
+    def command(self, cmd: dict, now: float) -> tuple[dict, list[Message]]:
+        """Apply a validated command (engine.protocol.validate_command) at the current
+        virtual time. Returns (answer fields, messages); raises CommandError."""
+        name = cmd["cmd"]
+        if name in ("scenario", "seed", "reset"):
+            if name == "scenario":
+                overrides = dict(cmd["config"]) if cmd.get("config") else None
+                seed = cmd.get("seed")
+                if overrides and "seed" in overrides:
+                    given = overrides.pop("seed")
+                    seed = given if seed is None else seed
+                self.scenario = cmd["name"]
+                self.overrides = overrides
+                if seed is not None:
+                    self.seed = seed
+            elif name == "seed":
+                self.seed = cmd["seed"]
+            self._start_run(now)
+            return ({"run": self.run, "scenario": self.scenario, "seed": self.seed},
+                    [("snapshot", self.snapshot())])
+        if name == "play":
+            self._advance(now)
+            self.playing = True
+            self.clock_due = True
+            return {"playing": True, "t": self.sim.now}, []
+        if name == "pause":
+            self._advance(now)
+            self.playing = False
+            self.held = False
+            self.clock_due = True
+            return {"playing": False, "t": self.sim.now}, []
+        if name == "speed":
+            self._advance(now)
+            self.speed = cmd["speed"]
+            self.clock_due = True
+            return {"speed": self.speed}, []
+        self._check_backlog()
+        if name == "step":
+            self._advance(now)
+            self.playing = False
+            self.held = False
+            self.clock_due = True
+            made = self._step()
+            self.vt = self.sim.now
+            return {"events": made, "t": self.sim.now, "idle": made == 0}, []
+        # create-order, set-failure, set-credit-limit: the engine's commands.
+        self._check_log(name)
+        self._advance(now)
+        self._collect(self.sim.apply(cmd))
+        if name == "create-order":
+            return {"order": self.sim.orders}, []
+        if name == "set-failure":
+            return {"point": cmd["point"], **self.sim.failures_view()[cmd["point"]]}, []
+        return {"credit_limit": self.sim.credit_limit}, []
+
+    def _step(self) -> int:
+        """Process the next thing that happens: a script command or the engine's next event."""
+        sim = self.sim
+        at = self.script[self.script_pos][0] if self.script_pos < len(self.script) else None
+        upcoming = sim.next_time()
+        if at is not None and (upcoming is None or at < upcoming):
+            made = self._collect(sim.advance(at)) if at > sim.now else 0
+            made += self._collect(sim.apply(self.script[self.script_pos][1]))
+            self.script_pos += 1
+            return made
+        return self._collect(sim.step())
+
+
+@dataclass
+class Joined:
+    session: Session
+    answer: dict
+    messages: list[Message]
+    detached_sid: str | None  # a socket the session was taken from (tell it, drop it)
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(18)
+
+
+class SessionStore:
+    """The sessions of one server, by token, and which socket each is attached to."""
+
+    def __init__(self, limits: Limits | None = None, grace: float = 30.0,
+                 max_sessions: int = 1000,
+                 token_factory: Callable[[], str] = new_token) -> None:
+        self.limits = limits or Limits()
+        self.grace = grace
+        self.max_sessions = max_sessions
+        self.token_factory = token_factory
+        self.sessions: dict[str, Session] = {}
+        self.by_sid: dict[str, str] = {}
+        self.created = 0
+        self.expired = 0
+
+    def __len__(self) -> int:
+        return len(self.sessions)
+
+    def session_of(self, sid: str) -> Session | None:
+        token = self.by_sid.get(sid)
+        return self.sessions.get(token) if token is not None else None
+
+    def join(self, sid: str, token: str | None, last_seq: int | None, run: int | None,
+             now: float) -> Joined:
+        """Attach socket ``sid`` to session ``token`` (or to a new session)."""
+        session = self.sessions.get(token) if token is not None else None
+        fresh = session is None
+        if fresh:
+            if len(self.sessions) >= self.max_sessions:
+                self.expire(now)
+            if len(self.sessions) >= self.max_sessions:
+                raise CommandError("session", token, f"the server is full ({self.max_sessions}"
+                                                     " sessions): try again later")
+            new = self.token_factory()
+            while new in self.sessions:
+                new = self.token_factory()
+            session = Session(new, now, self.limits)
+            self.sessions[new] = session
+            self.created += 1
+        self.leave(sid, now)  # a socket follows one session at a time
+        answer, messages = session.join(None if fresh else last_seq, run, now)
+        detached = session.sid if session.sid not in (None, sid) else None
+        if detached is not None:
+            self.by_sid.pop(detached, None)
+        session.sid = sid
+        session.detached_at = None
+        self.by_sid[sid] = session.token
+        answer = {"session": session.token, "run": session.run, "fresh": fresh, **answer}
+        return Joined(session, answer, messages, detached)
+
+    def leave(self, sid: str, now: float) -> Session | None:
+        """Socket ``sid`` is gone: its session waits ``grace`` seconds for it to come back."""
+        token = self.by_sid.pop(sid, None)
+        session = self.sessions.get(token) if token is not None else None
+        if session is not None and session.sid == sid:
+            session.sid = None
+            session.detached_at = now
+        return session
+
+    def expire(self, now: float) -> list[str]:
+        """Free the sessions detached for longer than the grace period."""
+        gone = [token for token, s in self.sessions.items()
+                if s.sid is None and s.detached_at is not None
+                and now - s.detached_at >= self.grace]
+        for token in gone:
+            del self.sessions[token]
+        self.expired += len(gone)
+        return gone
+
+    def tick(self, now: float, can_send: Callable[[str], bool] | None = None
+             ) -> list[tuple[str, str, dict]]:
+        """One frame of every attached session: ``(token, event, payload)`` to send.
+
+        Detached sessions are frozen until their socket comes back.
+        """
+        out: list[tuple[str, str, dict]] = []
+        for session in list(self.sessions.values()):
+            sid = session.sid
+            if sid is None:
+                continue
+            ok = True if can_send is None else can_send(sid)
+            for event, payload in session.tick(now, ok):
+                out.append((session.token, event, payload))
+        return out
+
+    def stats(self) -> dict:
+        attached = sum(1 for s in self.sessions.values() if s.sid is not None)
+        return {"sessions": len(self.sessions), "attached": attached,
+                "created": self.created, "expired": self.expired}

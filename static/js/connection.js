@@ -1,0 +1,127 @@
+// The Socket.IO link to app.py (docs/protocol.md): join or resume a session, receive
+// snapshots and seq-numbered event batches, acknowledge them, send commands.
+// Knows nothing about the simulation: it hands payloads to the callbacks it is given.
+import { io } from "/static/vendor/socket.io/socket.io.esm.min.js";
+
+const STORE_KEY = "amo.session";
+const COMMAND_TIMEOUT_MS = 5000;
+
+function loadSaved() {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(STORE_KEY) || "null");
+    return saved && typeof saved.session === "string" ? saved : null;
+  } catch {
+    return null;
+  }
+}
+
+export class Connection {
+  /**
+   * @param {object} handlers onSnapshot(snap), onBatch(batch), onClock(clock),
+   *   onState(state, detail) with state "connecting" | "connected" | "reconnecting" | "offline",
+   *   onError(message)
+   */
+  constructor(handlers) {
+    this.h = handlers;
+    const saved = loadSaved();
+    this.session = saved ? saved.session : null;
+    this.lastSeq = null; // highest seq applied in this page; null until a snapshot arrived
+    this.joining = false;
+    this.socket = io({ transports: ["websocket", "polling"], reconnectionDelayMax: 2000 });
+    this.socket.on("connect", () => this.join());
+    this.socket.on("disconnect", (reason) => {
+      this.h.onState(reason === "io client disconnect" ? "offline" : "reconnecting", reason);
+    });
+    this.socket.io.on("reconnect_attempt", (n) => this.h.onState("reconnecting", `attempt ${n}`));
+    this.socket.on("connect_error", () => this.h.onState("reconnecting", "server unreachable"));
+    this.socket.on("snapshot", (snap) => this.receiveSnapshot(snap));
+    this.socket.on("events", (batch) => this.receiveBatch(batch));
+    this.socket.on("clock", (clock) => this.h.onClock(clock));
+    this.socket.on("error", (payload) => this.h.onError(describeError(payload && payload.error)));
+    this.h.onState("connecting");
+  }
+
+  // Fresh page: ask for a snapshot of our session (if it still exists) or a new one.
+  // Same page after a blip: ask for the batches we missed since lastSeq.
+  join() {
+    this.joining = true;
+    const payload = { session: this.session, last_seq: this.lastSeq };
+    this.socket.timeout(COMMAND_TIMEOUT_MS).emit("join", payload, (err, answer) => {
+      this.joining = false;
+      if (err || !answer || !answer.ok) {
+        this.h.onError("Could not join: " + (err ? "no answer" : describeError(answer && answer.error)));
+        return;
+      }
+      if (answer.session !== this.session) {
+        this.session = answer.session;
+        this.lastSeq = null; // a new session: only its snapshot is valid
+      }
+      this.save();
+      this.h.onState("connected", answer.resumed ? "resumed" : "joined");
+      if (answer.presets) this.h.onPresets && this.h.onPresets(answer.presets);
+    });
+  }
+
+  save() {
+    try {
+      sessionStorage.setItem(STORE_KEY, JSON.stringify({ session: this.session, last_seq: this.lastSeq }));
+    } catch {
+      /* private mode: resume within the page still works */
+    }
+  }
+
+  receiveSnapshot(snap) {
+    if (snap.session && snap.session !== this.session) this.session = snap.session;
+    this.lastSeq = snap.seq;
+    this.save();
+    this.h.onSnapshot(snap);
+    this.ack(snap.seq);
+  }
+
+  receiveBatch(batch) {
+    if (this.lastSeq === null) return; // no snapshot yet: the batch cannot be placed
+    if (batch.to_seq <= this.lastSeq) return; // already have it (resume overlap)
+    if (batch.from_seq > this.lastSeq + 1) {
+      // A gap: re-join from what we have; the server resends what we missed.
+      if (!this.joining) this.join();
+      return;
+    }
+    let events = batch.events;
+    if (batch.from_seq <= this.lastSeq) events = events.filter((e) => e.seq > this.lastSeq);
+    this.lastSeq = batch.to_seq;
+    this.h.onBatch({ ...batch, events });
+    this.ack(batch.to_seq);
+    this.saveSoon();
+  }
+
+  ack(seq) {
+    this.socket.emit("ack", { seq }, () => {});
+  }
+
+  saveSoon() {
+    if (this.saveTimer) return;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = null;
+      this.save();
+    }, 250);
+  }
+
+  /** Send a command; resolves with the answer ({ok, ...}), never rejects. */
+  command(cmd, fields = {}) {
+    return new Promise((resolve) => {
+      if (!this.socket.connected) {
+        resolve({ ok: false, error: { message: "not connected to the server" } });
+        return;
+      }
+      this.socket.timeout(COMMAND_TIMEOUT_MS).emit("command", { cmd, ...fields }, (err, answer) => {
+        if (err) resolve({ ok: false, error: { message: "the server did not answer" } });
+        else resolve(answer || { ok: false, error: { message: "empty answer" } });
+      });
+    });
+  }
+}
+
+export function describeError(error) {
+  if (!error) return "unknown error";
+  return error.message || JSON.stringify(error);
+}

@@ -1,0 +1,267 @@
+// Boot: connect, wire the store, the clock, the stage, the panels and the controls, and
+// run one animation loop. The page is a view of the event stream; every change to the
+// simulation is a command to the server.
+import { Announcer } from "./announce.js";
+import { VirtualClock } from "./clock.js";
+import { Connection, describeError } from "./connection.js";
+import { EventLog } from "./log.js";
+import { Panels } from "./panels.js";
+import { Stage } from "./stage.js";
+import { Store } from "./store.js";
+import { POINT_LABEL } from "./words.js";
+
+// Shown until the server tells us its presets (engine/presets.py is the source).
+const FALLBACK_PRESETS = [
+  { name: "happy-path", title: "Happy path", explains: "Nothing breaks: the request arrives, credit is reserved, the reply arrives and the order is approved. Both services agree." },
+  { name: "request-lost", title: "Request lost", explains: "OrderCreated never reaches the Customer service. No credit is reserved; the order is stuck in new and the sender only sees silence." },
+  { name: "crash-before-processing", title: "Receiver crash before processing", explains: "The Customer service gets OrderCreated and crashes before reacting. Nothing is reserved, no reply: the sender only sees silence." },
+  { name: "crash-after-processing", title: "Receiver crash after processing", explains: "The Customer service reserves the credit, then crashes before replying. Credit is held for an order that stays new: the states have parted." },
+  { name: "reply-lost", title: "Reply lost", explains: "Credit is reserved and CreditReserved is sent, but it is lost. The sender sees the same silence as in every other failure." },
+  { name: "lossy-network", title: "Lossy network, many orders", explains: "Many orders over legs that lose a few messages and a receiver that sometimes crashes: watch the credit held drift away from the approved orders." },
+  { name: "metrics-stream", title: "Metrics stream", explains: "Monitoring samples sent at-most-once over the same lossy network: a few samples are lost, the average barely moves, and no state is corrupted." },
+];
+
+const SPEED_MIN = 0.05;
+const SPEED_MAX = 200;
+const PANEL_INTERVAL_MS = 100;
+
+const $ = (sel) => document.querySelector(sel);
+const reducedMotionQuery = window.matchMedia("(prefers-reduced-motion: reduce)");
+
+const store = new Store();
+const clock = new VirtualClock();
+const announcer = new Announcer($("#status"));
+const panels = new Panels(store, clock);
+const stage = new Stage($("#stage-canvas"), $("#stage"), $("#sender"), $("#receiver"), store, clock);
+const log = new EventLog($("#log"), $("#log-count"), store, (hl) => {
+  stage.highlight = hl;
+});
+panels.onJumpToSeq = (seq) => log.jumpToSeq(seq);
+
+let presets = FALLBACK_PRESETS;
+let ready = false;
+const stats = { frames: 0, batches: 0, events: 0, snapshots: 0 };
+
+// ------------------------------------------------------------------ connection
+const conn = new Connection({
+  onSnapshot(snap) {
+    stats.snapshots++;
+    store.loadSnapshot(snap);
+    clock.reset(snap.t, !!snap.playing, snap.speed || 1);
+    if (snap.presets) setPresets(snap.presets);
+    panels.reset();
+    log.reset();
+    showScenario(snap.scenario, snap.seed);
+    showSpeed(clock.speed);
+    panels.renderFailures(store.failures);
+    panels.render(clock.display, performance.now());
+    log.render(true);
+    if (!ready) {
+      ready = true;
+      document.body.dataset.ready = "true";
+      performance.mark("amo-usable");
+    }
+  },
+  onBatch(batch) {
+    stats.batches++;
+    stats.events += batch.events.length;
+    clock.sync(batch.t, batch.playing, batch.speed);
+    store.enqueue(batch.events);
+  },
+  onClock(c) {
+    clock.sync(c.t, c.playing, c.speed);
+    showSpeed(clock.speed);
+  },
+  onPresets: (list) => setPresets(list),
+  onState(state, detail) {
+    const el = $("#connection");
+    el.dataset.state = state;
+    document.body.dataset.connection = state;
+    const words = {
+      connecting: "Connecting…",
+      connected: detail === "resumed" ? "Connected (resumed)" : "Connected",
+      reconnecting: "Reconnecting…",
+      offline: "Offline",
+    };
+    el.querySelector(".text").textContent = words[state] || state;
+    if (state === "reconnecting") clock.playing = false; // freeze motion while away
+  },
+  onError(message) {
+    announcer.say(`Problem: ${message}`);
+  },
+});
+
+async function command(cmd, fields) {
+  const answer = await conn.command(cmd, fields);
+  if (!answer.ok) announcer.say(`Could not ${cmd.replace("-", " ")}: ${describeError(answer.error)}`);
+  return answer;
+}
+
+// ------------------------------------------------------------------ scenario and seed
+function setPresets(list) {
+  if (!Array.isArray(list) || !list.length) return;
+  presets = list;
+  const sel = $("#scenario");
+  const current = sel.value;
+  sel.innerHTML = list.map((p) => `<option value="${p.name}">${p.title}</option>`).join("");
+  if (current) sel.value = current;
+}
+
+function showScenario(name, seed) {
+  const sel = $("#scenario");
+  if (name) sel.value = name;
+  const p = presets.find((x) => x.name === name);
+  $("#explains").textContent = p ? p.explains : "";
+  if (typeof seed === "number" && document.activeElement !== $("#seed")) $("#seed").value = String(seed);
+}
+
+setPresets(FALLBACK_PRESETS);
+$("#scenario").addEventListener("change", (ev) => {
+  const seed = Number($("#seed").value);
+  const fields = { name: ev.target.value };
+  if (Number.isInteger(seed) && seed >= 0) fields.seed = seed;
+  command("scenario", fields);
+});
+$("#seed").addEventListener("change", (ev) => {
+  const seed = Number(ev.target.value);
+  if (!Number.isInteger(seed) || seed < 0) {
+    announcer.say("The seed is a whole number from 0 up.");
+    return;
+  }
+  command("seed", { seed });
+});
+
+// ------------------------------------------------------------------ speed (log scale)
+const speedInput = $("#speed");
+function sliderToSpeed(v) {
+  const raw = SPEED_MIN * (SPEED_MAX / SPEED_MIN) ** (v / 1000);
+  const digits = raw < 1 ? 2 : raw < 10 ? 2 : 3;
+  return Number(raw.toPrecision(digits));
+}
+function speedToSlider(s) {
+  return Math.round((1000 * Math.log(s / SPEED_MIN)) / Math.log(SPEED_MAX / SPEED_MIN));
+}
+function speedLabel(s) {
+  return `${s >= 10 ? Math.round(s) : Number(s.toPrecision(2))}×`;
+}
+function showSpeed(s) {
+  if (document.activeElement !== speedInput) speedInput.value = String(speedToSlider(s));
+  const label = speedLabel(s);
+  $("#speed-out").textContent = label;
+  speedInput.setAttribute("aria-valuetext", label);
+}
+let speedTimer = null;
+speedInput.addEventListener("input", () => {
+  const s = sliderToSpeed(Number(speedInput.value));
+  $("#speed-out").textContent = speedLabel(s);
+  speedInput.setAttribute("aria-valuetext", speedLabel(s));
+  clearTimeout(speedTimer);
+  speedTimer = setTimeout(() => command("speed", { speed: s }), 80);
+});
+
+// ------------------------------------------------------------------ buttons
+const actions = {
+  send: () => command("create-order"),
+  play: () => command("play"),
+  pause: () => command("pause"),
+  step: () => command("step"),
+  reset: () => command("reset"),
+  toggle: () => command(clock.playing ? "pause" : "play"),
+};
+for (const id of ["send", "play", "pause", "step", "reset"]) {
+  $(`#${id}`).addEventListener("click", (ev) => {
+    actions[id]();
+    // After a mouse click, give the keyboard back to the page shortcuts (Space = play/pause).
+    if (ev.detail > 0) ev.currentTarget.blur();
+  });
+}
+
+// ------------------------------------------------------------------ failure points
+function setFailure(point, fields) {
+  return command("set-failure", { point, ...fields }).then((a) => {
+    if (!a.ok) panels.renderFailures(store.failures);
+  });
+}
+function toggleFailure(point) {
+  const f = store.failures[point];
+  const on = f && f.mode !== "off";
+  setFailure(point, { mode: on ? "off" : "on" });
+  announcer.say(`${POINT_LABEL[point]} ${on ? "switched off" : "switched on"}.`);
+}
+for (const input of document.querySelectorAll('#failures input[type="checkbox"]')) {
+  input.addEventListener("change", () => setFailure(input.dataset.point, { mode: input.checked ? "on" : "off" }));
+}
+for (const input of document.querySelectorAll('#failures input[type="range"]')) {
+  input.addEventListener("input", () => {
+    input.dataset.dragging = "1";
+    input.nextElementSibling.textContent = `${input.value}%`;
+    input.setAttribute("aria-valuetext", `${input.value}%`);
+  });
+  input.addEventListener("change", () => {
+    delete input.dataset.dragging;
+    setFailure(input.dataset.point, { probability: Number(input.value) / 100 });
+  });
+}
+for (const chip of document.querySelectorAll(".crash-chip")) {
+  chip.addEventListener("click", (ev) => {
+    ev.stopPropagation();
+    toggleFailure(chip.dataset.point);
+  });
+}
+stage.onLegClick = (leg) => toggleFailure(leg === "request" ? "request-lost" : "reply-lost");
+
+// ------------------------------------------------------------------ keyboard
+document.addEventListener("keydown", (ev) => {
+  if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.repeat && ev.key !== "ArrowRight") return;
+  const t = ev.target;
+  const tag = t && t.tagName;
+  if (tag === "SELECT" || tag === "TEXTAREA" || (t && t.isContentEditable)) return;
+  if (tag === "INPUT" && t.type !== "checkbox") return; // sliders and fields keep their keys
+  const key = ev.key;
+  let action = null;
+  if (key === " " || key === "Spacebar") {
+    if (tag === "BUTTON" || tag === "INPUT") return; // Space presses the focused control
+    action = "toggle";
+  } else if (key === "ArrowRight" || key === "PageDown" || key === "PageUp") action = "step";
+  else if (key === "n" || key === "N") action = "send";
+  else if (key === "r" || key === "R") action = "reset";
+  if (!action) return;
+  ev.preventDefault();
+  actions[action]();
+});
+
+// ------------------------------------------------------------------ the loop
+let lastPanels = 0;
+let lastFailuresVersion = null;
+store.on((applied) => {
+  announcer.events(applied);
+  for (const e of applied) {
+    if (e.type === "failure-point-changed") lastFailuresVersion = null;
+  }
+});
+
+function frame(now) {
+  stats.frames++;
+  const reduced = reducedMotionQuery.matches;
+  stage.reducedMotion = reduced;
+  const t = clock.tick(now, reduced);
+  store.applyUntil(t);
+  stage.draw(t, now);
+  if (lastFailuresVersion === null || store.dirty.failures) {
+    store.dirty.failures = false;
+    lastFailuresVersion = store.version;
+    panels.renderFailures(store.failures);
+  }
+  if (now - lastPanels >= PANEL_INTERVAL_MS) {
+    lastPanels = now;
+    panels.render(t, now);
+    log.render();
+    $("#play").setAttribute("aria-pressed", String(clock.playing));
+    $("#pause").setAttribute("aria-pressed", String(!clock.playing));
+  }
+  requestAnimationFrame(frame);
+}
+requestAnimationFrame(frame);
+
+// For tests and the browser benchmark: read-only handles, no behaviour.
+window.amo = { store, clock, conn, stage, stats };

@@ -1,0 +1,263 @@
+// DOM panels: the live state inside the two service nodes, the global credit comparison
+// (and its alarm), the per-order table (what the sender knows beside what happened),
+// the metrics view and the failure-point controls' state. Re-rendered at most a few
+// times per second, and only the parts the store marked dirty.
+import { divergenceText, fmtInt, fmtT, modeWords, POINT_LABEL, senderKnows } from "./words.js";
+
+const MAX_ORDER_ROWS = 40;
+const MAX_CHIPS = 4;
+const MAX_NAMED = 8;
+
+const $ = (sel) => document.querySelector(sel);
+
+function esc(s) {
+  return String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+}
+
+function nameOrders(ids) {
+  const shown = ids.slice(0, MAX_NAMED).map((id) => `#${id}`);
+  const more = ids.length - shown.length;
+  const list = shown.length > 1 ? `${shown.slice(0, -1).join(", ")} and ${shown[shown.length - 1]}` : shown[0];
+  return more > 0 ? `${shown.join(", ")} and ${fmtInt(more)} more` : list;
+}
+
+const STATE_ICON = { new: "○", approved: "✓", cancelled: "✗" };
+const BADGE = {
+  "in-flight": ["◷", "in flight"],
+  consistent: ["✓", "consistent"],
+  diverged: ["⚠", "diverged"],
+};
+
+export class Panels {
+  constructor(store, clock) {
+    this.store = store;
+    this.clock = clock;
+    this.senderBody = $("#sender-body");
+    this.receiverBody = $("#receiver-body");
+    this.receiverEl = $("#receiver");
+    this.downBanner = $("#receiver-down");
+    this.credit = $("#credit");
+    this.held = $("#held");
+    this.approved = $("#approved");
+    this.verdict = $("#credit-verdict");
+    this.ordersBody = $("#orders tbody");
+    this.orderCounts = $("#order-counts");
+    this.sameNote = $("#same-note");
+    this.ordersPanel = $("#orders-panel");
+    this.metricsPanel = $("#metrics-panel");
+    this.clockEl = $("#clock");
+    this.rows = new Map(); // order id -> {tr, v}
+    this.lastHeld = null;
+    this.onJumpToSeq = null;
+    this.verdict.addEventListener("click", (ev) => {
+      const a = ev.target.closest("[data-seq]");
+      if (a && this.onJumpToSeq) this.onJumpToSeq(Number(a.dataset.seq));
+    });
+  }
+
+  reset() {
+    this.rows.clear();
+    this.ordersBody.textContent = "";
+    this.lastHeld = null;
+  }
+
+  render(t, now) {
+    const s = this.store;
+    const d = s.dirty;
+    const metricsMode = !!(s.config && s.config.samples);
+    this.clockEl.textContent = `t = ${fmtT(Math.max(0, t))}`;
+    this.ordersPanel.hidden = metricsMode;
+    this.metricsPanel.hidden = !metricsMode;
+    this.credit.hidden = metricsMode;
+    if (d.panels || !s.customer.up) {
+      this.renderSender(metricsMode);
+      this.renderReceiver(t, now, metricsMode);
+      if (metricsMode) this.renderMetrics();
+      else this.renderCredit();
+      d.panels = false;
+    }
+    if (d.orders && !metricsMode) {
+      this.renderOrders();
+      d.orders = false;
+    }
+    this.renderFlashes(now);
+  }
+
+  renderSender(metricsMode) {
+    const s = this.store;
+    if (metricsMode) {
+      const sent = s.metrics ? s.metrics.true_count : 0;
+      this.senderBody.innerHTML = `<p class="figure"><span class="num" data-testid="samples-sent">${fmtInt(sent)}</span> MetricSamples sent</p>
+        <p class="note">Fire and forget: no reply expected.</p>`;
+      return;
+    }
+    const c = s.counts;
+    const inFlight = c.orders - c.approved - c.cancelled;
+    const chips = [];
+    const ids = s.orderIds;
+    for (let i = ids.length - 1; i >= 0 && chips.length < MAX_CHIPS; i--) {
+      const o = s.orders.get(ids[i]);
+      if (!o) continue;
+      const unknown = o.saw === "no-reply";
+      chips.push(`<li class="chip state-${o.state}${unknown ? " unknown" : ""}" data-order="${o.id}">
+        <span class="chip-id">#${o.id}</span> <span class="chip-state">${STATE_ICON[o.state] || ""} ${o.state}</span>${unknown ? ' <span class="q" title="outcome unknown">?</span>' : ""}</li>`);
+    }
+    this.senderBody.innerHTML = `<p class="tally"><span>✓ ${fmtInt(c.approved)} approved</span> <span>✗ ${fmtInt(c.cancelled)} cancelled</span> <span>○ ${fmtInt(inFlight)} new</span></p>
+      <ul class="chips" aria-label="Latest orders at the Order service">${chips.join("") || '<li class="empty">No orders yet: press “Send order”.</li>'}</ul>`;
+  }
+
+  renderReceiver(t, now, metricsMode) {
+    const s = this.store;
+    const cu = s.customer;
+    this.receiverEl.classList.toggle("down", !cu.up);
+    this.downBanner.hidden = cu.up;
+    if (!cu.up) {
+      const crash = s.lastCrash;
+      const when = crash && crash.point === "crash-before-processing" ? "before processing" : "after processing";
+      const left = cu.restarts_at !== null && cu.restarts_at !== undefined ? Math.max(0, cu.restarts_at - t) : null;
+      this.downBanner.innerHTML = `<strong><span aria-hidden="true">⚡</span> DOWN${left !== null ? ` · back in ${left.toFixed(1)} s` : ""}</strong>crashed ${when}`;
+    }
+    if (metricsMode) {
+      const m = s.metrics;
+      this.receiverBody.innerHTML = `<p class="figure"><span class="num">${fmtInt(m ? m.seen_count : 0)}</span> samples received</p>
+        <p class="figure small">average <span class="num">${m && m.seen_count ? m.seen_mean.toFixed(2) : "–"}</span></p>`;
+      return;
+    }
+    const proc = [...s.processing.values()].filter((p) => p.order).map((p) => `#${p.order}`);
+    const flashing = this.lastHeld !== null && cu.reserved !== this.lastHeld;
+    this.lastHeld = cu.reserved;
+    this.receiverBody.innerHTML = `<dl class="figures">
+        <div class="reserved${flashing ? " flash" : ""}"><dt>Reserved credit</dt><dd data-testid="credit-reserved">${fmtInt(cu.reserved)}</dd></div>
+        <div class="small"><dt>Credit limit</dt><dd data-testid="credit-limit">${fmtInt(cu.credit_limit)}</dd></div>
+        <div class="small"><dt>Available</dt><dd data-testid="credit-available">${fmtInt(cu.available)}</dd></div>
+      </dl>
+      <p class="activity">${proc.length ? `<span aria-hidden="true">⚙</span> processing ${proc.slice(0, 3).join(", ")}${proc.length > 3 ? "…" : ""}` : cu.up ? "<span aria-hidden=\"true\">●</span> up, waiting for messages" : ""}</p>`;
+  }
+
+  renderCredit() {
+    const s = this.store;
+    const held = s.customer.reserved;
+    const approved = s.approvedTotal;
+    this.held.textContent = fmtInt(held);
+    this.approved.textContent = fmtInt(approved);
+    const unbacked = s.unbackedList();
+    const stuck = [...s.stuckOrders].sort((a, b) => a - b);
+    const inv = s.invariant;
+    let html = "";
+    let alarm = "off";
+    if (!inv.ok || unbacked.length) {
+      alarm = "credit";
+      let sum = 0;
+      for (const id of unbacked) sum += s.unbackedOrders.get(id) || 0;
+      if (!sum) sum = inv.unbacked || held - approved;
+      const moment = inv.broken_at_seq !== null && inv.broken_at_seq !== undefined
+        ? ` <button type="button" class="moment" data-seq="${inv.broken_at_seq}">parted ${inv.broken_at_t !== null && inv.broken_at_t !== undefined ? `at t = ${fmtT(inv.broken_at_t)}, ` : ""}event ${fmtInt(inv.broken_at_seq)}</button>`
+        : "";
+      html += `<span class="alarm-title"><span aria-hidden="true">⚠</span> ALARM: states have parted</span>
+        <span class="alarm-text"><strong>${fmtInt(sum)}</strong> credit held for ${unbacked.length === 1 ? "order" : "orders"} <strong data-testid="alarm-orders">${unbacked.length ? nameOrders(unbacked) : "(before you joined)"}</strong>, never approved by the Order service.${moment}</span>`;
+    }
+    if (stuck.length) {
+      if (alarm === "off") alarm = "stuck";
+      html += `<span class="stuck-text"><span aria-hidden="true">⚠</span> ${stuck.length === 1 ? "Order" : "Orders"} <strong data-testid="stuck-orders">${nameOrders(stuck)}</strong> stuck in <em>new</em>, nothing reserved.</span>`;
+    }
+    if (alarm === "off") {
+      if (held === approved) html = `<span aria-hidden="true">✓</span> They agree.`;
+      else html = `<span aria-hidden="true">◷</span> ${fmtInt(Math.abs(held - approved))} apart while orders are in flight: a reply is still on its way.`;
+    }
+    this.credit.dataset.alarm = alarm;
+    this.verdict.innerHTML = html;
+  }
+
+  renderOrders() {
+    const s = this.store;
+    const c = s.counts;
+    const inFlight = Math.max(0, c.orders - c.consistent - c.diverged);
+    this.orderCounts.textContent = c.orders
+      ? `✓ ${fmtInt(c.consistent)} consistent · ◷ ${fmtInt(inFlight)} in flight · ⚠ ${fmtInt(c.diverged)} diverged`
+      : "";
+    this.sameNote.hidden = c.timeouts === 0;
+    const ids = s.orderIds;
+    const want = [];
+    for (let i = ids.length - 1; i >= 0 && want.length < MAX_ORDER_ROWS; i--) {
+      if (s.orders.has(ids[i])) want.push(ids[i]);
+    }
+    const keep = new Set(want);
+    for (const [id, row] of this.rows) {
+      if (!keep.has(id)) {
+        row.tr.remove();
+        this.rows.delete(id);
+      }
+    }
+    let prev = null;
+    for (const id of want) {
+      const o = s.orders.get(id);
+      let row = this.rows.get(id);
+      if (!row) {
+        const tr = document.createElement("tr");
+        tr.dataset.order = id;
+        row = { tr, v: -1 };
+        this.rows.set(id, row);
+      }
+      if (row.v !== o.v) {
+        row.v = o.v;
+        this.fillRow(row.tr, o);
+      }
+      const before = prev ? prev.nextSibling : this.ordersBody.firstChild;
+      if (before !== row.tr) this.ordersBody.insertBefore(row.tr, before);
+      prev = row.tr;
+    }
+  }
+
+  fillRow(tr, o) {
+    const [kIcon, kWords] = senderKnows(o);
+    const [bIcon, bWords] = BADGE[o.judgement] || ["", o.judgement];
+    const story = o.story.length ? o.story.join(" → ") : o.judgement === "in-flight" ? "on its way…" : "";
+    const reason = o.judgement === "diverged" ? divergenceText(o.divergence, o.reason) : "";
+    tr.className = `judgement-${o.judgement}`;
+    tr.innerHTML = `<th scope="row"><span class="oid">#${o.id} <span class="amount">${fmtInt(o.amount)}</span></span>
+        <span class="badge ${o.judgement}" data-testid="badge"><span aria-hidden="true">${bIcon}</span> ${bWords}</span></th>
+      <td class="knows"><span class="state state-${o.state}">${STATE_ICON[o.state] || ""} ${o.state}</span>
+        <span class="knows-text${o.saw === "no-reply" ? " unknown" : ""}"><span aria-hidden="true">${kIcon}</span> ${esc(kWords)}</span></td>
+      <td class="actual">${esc(story)}${o.reserved ? ` <span class="held">(holds ${fmtInt(o.reserved)})</span>` : ""}${reason ? `<span class="reason"><span aria-hidden="true">⚠</span> ${esc(reason)}</span>` : ""}</td>`;
+  }
+
+  renderMetrics() {
+    const s = this.store;
+    const m = s.metrics;
+    $("#m-lost").textContent = m ? `${fmtInt(s.samplesLost)} of ${fmtInt(m.true_count)} (${m.true_count ? ((100 * s.samplesLost) / m.true_count).toFixed(1) : "0"}%)` : fmtInt(s.samplesLost);
+    $("#m-true").textContent = m && m.true_count ? m.true_mean.toFixed(2) : "–";
+    $("#m-seen").textContent = m && m.seen_count ? m.seen_mean.toFixed(2) : "–";
+    $("#m-drift").textContent = m && m.seen_count ? `${(m.drift * 100).toFixed(2)}%` : "–";
+  }
+
+  renderFlashes(now) {
+    // The receiver's reaction: highlight the reserved credit for a moment.
+    const f = this.store.flashes;
+    let reserve = false;
+    for (const x of f) if (x.kind === "reserve" && x.until > now) reserve = true;
+    const el = this.receiverBody.querySelector(".reserved");
+    if (el) el.classList.toggle("flash", reserve);
+  }
+
+  renderFailures(failures) {
+    for (const input of document.querySelectorAll('#failures input[type="checkbox"]')) {
+      const f = failures[input.dataset.point] || { mode: "off", probability: 0 };
+      input.checked = f.mode !== "off";
+      const label = input.closest("label");
+      label.dataset.mode = f.mode;
+      label.title = `${POINT_LABEL[input.dataset.point]}: ${modeWords(f.mode, f.probability)}`;
+    }
+    for (const input of document.querySelectorAll('#failures input[type="range"]')) {
+      if (document.activeElement === input && input.dataset.dragging) continue;
+      const f = failures[input.dataset.point] || { probability: 0 };
+      const pct = Math.round(f.probability * 100);
+      input.value = String(pct);
+      input.setAttribute("aria-valuetext", `${pct}%`);
+      input.nextElementSibling.textContent = `${pct}%`;
+    }
+    for (const chip of document.querySelectorAll(".crash-chip")) {
+      const f = failures[chip.dataset.point] || { mode: "off" };
+      chip.dataset.mode = f.mode;
+    }
+  }
+}

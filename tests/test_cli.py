@@ -1,0 +1,192 @@
+"""``python -m engine``, run as a user runs it: a subprocess, stdout, stderr, exit status."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from engine import preset_names
+from tests.support import REPO_ROOT
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "engine", *args], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=60)
+
+
+def report(*args: str) -> dict:
+    done = cli("--json", *args)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    return json.loads(done.stdout)
+
+
+def check_report_shape(data: dict) -> None:
+    summary = data["summary"]
+    for key in ("orders", "messages_sent", "messages_delivered", "messages_lost", "diverged"):
+        assert type(summary[key]) is int, key
+    assert len(data["orders"]) == summary["orders"]
+    for order in data["orders"]:
+        assert type(order["id"]) is int
+        assert order["order_state"] in ("new", "approved", "cancelled")
+        assert type(order["credit_reserved"]) is int
+        assert order["sender_saw"] in ("reply", "no-reply")
+        assert type(order["consistent"]) is bool
+        assert order["divergence"] in (None, "stuck-new", "reserved-not-approved")
+        assert order["consistent"] is (order["divergence"] is None)
+    assert summary["diverged"] == sum(1 for o in data["orders"] if not o["consistent"])
+
+
+# name: (order state, credit reserved, divergence) of the preset's single order
+EXPECTED = {
+    "happy-path": ("approved", 100, None),
+    "request-lost": ("new", 0, "stuck-new"),
+    "crash-before-processing": ("new", 0, "stuck-new"),
+    "crash-after-processing": ("new", 100, "reserved-not-approved"),
+    "reply-lost": ("new", 100, "reserved-not-approved"),
+}
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_every_scenario_runs_and_reports(name):
+    data = report("--scenario", name)
+    check_report_shape(data)
+    if name in EXPECTED:
+        [order] = data["orders"]
+        assert (order["order_state"], order["credit_reserved"], order["divergence"]) == \
+            EXPECTED[name]
+        assert order["sender_saw"] == ("reply" if name == "happy-path" else "no-reply")
+    elif name == "lossy-network":
+        assert data["summary"]["orders"] == 200 and data["summary"]["diverged"] > 0
+        assert data["summary"]["messages_lost"] > 0
+    else:
+        assert data["summary"]["orders"] == 0 and data["summary"]["diverged"] == 0
+        metrics = data["metrics"]
+        assert 0 < metrics["seen_count"] < metrics["true_count"] == 400
+        assert metrics["drift"] < 0.03
+
+
+def test_default_run_is_the_happy_path_in_words():
+    done = cli()
+    assert done.returncode == 0 and done.stderr == ""
+    assert "order 1: approved, credit reserved 100, sender saw reply: consistent" in done.stdout
+
+
+def test_fail_is_repeatable_and_on_for_every_message():
+    data = report("--orders", "6", "--fail", "reply-lost", "--fail", "request-lost")
+    check_report_shape(data)
+    assert data["config"]["failures"]["reply-lost"]["mode"] == "on"
+    assert data["config"]["failures"]["request-lost"]["mode"] == "on"
+    assert data["summary"]["orders"] == 6
+    assert data["summary"]["messages_lost"] == 6 == data["summary"]["messages_sent"]
+    assert all(o["divergence"] == "stuck-new" for o in data["orders"])
+
+
+def test_fail_crash_after_processing_holds_credit_for_every_order():
+    # Orders about 10 s apart (with seed 2 every gap is longer than the 2 s downtime),
+    # so the receiver is back up before each next request arrives.
+    data = report("--orders", "4", "--fail", "crash-after-processing", "--amount", "50",
+                  "--credit-limit", "10000", "--order-interval", "10", "--seed", "2")
+    assert [o["credit_reserved"] for o in data["orders"]] == [50] * 4
+    assert data["invariant"]["ok"] is False and data["invariant"]["unbacked"] == 200
+
+
+def test_loss_probability_by_leg():
+    data = report("--orders", "300", "--loss", "request=0.1", "--credit-limit", "100000000")
+    check_report_shape(data)
+    assert data["config"]["failures"]["request-lost"] == {"mode": "off", "probability": 0.1}
+    lost = data["summary"]["messages_lost"]
+    assert 10 <= lost <= 60
+    assert data["summary"]["diverged"] == lost
+    assert {o["divergence"] for o in data["orders"]} == {None, "stuck-new"}
+
+
+def test_loss_accepts_every_failure_point_name():
+    data = report("--orders", "5", "--loss", "reply=1", "--loss", "crash-before-processing=0")
+    assert data["config"]["failures"]["reply-lost"]["probability"] == 1.0
+    assert all(o["divergence"] == "reserved-not-approved" for o in data["orders"])
+
+
+def test_seed_and_options_shape_the_run_and_the_same_seed_repeats_it():
+    a = report("--orders", "40", "--loss", "request=0.3", "--seed", "5")
+    b = report("--orders", "40", "--loss", "request=0.3", "--seed", "5")
+    c = report("--orders", "40", "--loss", "request=0.3", "--seed", "6")
+    assert a == b
+    assert a["config"]["seed"] == 5
+    assert [o["divergence"] for o in a["orders"]] != [o["divergence"] for o in c["orders"]]
+
+
+def test_credit_limit_and_amount():
+    data = report("--orders", "3", "--amount", "400", "--credit-limit", "1000",
+                  "--order-interval", "10")
+    assert [o["order_state"] for o in data["orders"]] == ["approved", "approved", "cancelled"]
+    assert data["customer"]["reserved"] == 800
+
+
+def test_timeout_shorter_than_the_round_trip():
+    data = report("--timeout", "0.5")
+    [order] = data["orders"]
+    assert order["sender_saw"] == "no-reply" and order["divergence"] == "reserved-not-approved"
+    assert data["summary"]["replies_ignored"] == 1
+
+
+def test_json_report_without_orders_list():
+    data = report("--scenario", "lossy-network", "--no-orders-list")
+    assert "orders" not in data and data["summary"]["orders"] == 200
+
+
+def test_trace_prints_one_json_event_per_line():
+    done = cli("--trace", "--scenario", "crash-after-processing")
+    assert done.returncode == 0 and done.stderr == ""
+    lines = done.stdout.splitlines()
+    events = [json.loads(line) for line in lines]
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    types = [e["type"] for e in events]
+    assert types[0] == "order-created"
+    assert "receiver-crashed" in types and "invariant-broken" in types
+    assert types[-1] == "sender-timeout"
+
+
+def test_trace_of_many_orders_matches_the_report():
+    done = cli("--trace", "--orders", "50", "--loss", "reply=0.2", "--seed", "3")
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    data = report("--orders", "50", "--loss", "reply=0.2", "--seed", "3")
+    assert len(events) == data["seq"]
+    assert sum(e["type"] == "message-lost" for e in events) == data["summary"]["messages_lost"]
+    assert sum(e["type"] == "order-created" for e in events) == 50
+
+
+@pytest.mark.parametrize("args, mentions", [
+    (["--fail", "disk-full"], "disk-full"),
+    (["--loss", "request=2"], "probability"),
+    (["--loss", "request"], "POINT=P"),
+    (["--loss", "sideways=0.1"], "sideways"),
+    (["--orders", "-1"], "--orders"),
+    (["--seed", "x"], "--seed"),
+    (["--scenario", "nope"], "nope"),
+    (["--timeout", "-3"], "reply_timeout"),
+    (["--order-interval", "0"], "order_interval"),
+    (["--amount", "0"], "--amount"),
+    (["--json", "--trace"], "not allowed"),
+    (["--colour"], "unrecognized"),
+])
+def test_bad_arguments_exit_2_with_one_line(args, mentions):
+    done = cli(*args)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("python -m engine: error:")
+    assert mentions in lines[0]
+
+
+def test_help():
+    done = cli("--help")
+    assert done.returncode == 0
+    for word in ("--scenario", "--fail", "--loss", "--orders", "--json", "--trace",
+                 "request-lost", "crash-before-processing"):
+        assert word in done.stdout
