@@ -219,7 +219,7 @@ def test_step_walks_the_same_events_one_moment_at_a_time():
 
     stepped = new_client()
     answers = []
-    for i in range(40):
+    for _ in range(40):
         answers.append(stepped.command("step", 0.0))
         stepped.receive(stepped.session.tick(0.0))
         if answers[-1]["idle"]:

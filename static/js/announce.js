@@ -52,8 +52,8 @@ export class Announcer {
     let top = list[0];
     for (const e of list) if ((WEIGHT[e.type] || 0) >= (WEIGHT[top.type] || 0)) top = e;
     const sentence = describe(top)[1] + ".";
-    if (list.length <= 3) {
-      this.say(list.length === 1 ? sentence : list.map((e) => describe(e)[1]).join(". ") + ".");
+    if (list.length === 1) {
+      this.say(sentence);
       return;
     }
     const n = { delivered: 0, lost: 0, diverged: 0 };
@@ -66,6 +66,7 @@ export class Announcer {
     if (n.delivered) parts.push(`${fmtInt(n.delivered)} delivered`);
     if (n.lost) parts.push(`${fmtInt(n.lost)} lost`);
     if (n.diverged) parts.push(`${fmtInt(n.diverged)} ${n.diverged === 1 ? "order" : "orders"} diverged`);
-    this.say(`${sentence} (${parts.join(", ") || "busy"} just now)`);
+    const others = list.length - 1;
+    this.say(parts.length ? `${sentence} (${parts.join(", ")} just now)` : `${sentence} (and ${others} more)`);
   }
 }

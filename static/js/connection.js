@@ -25,6 +25,7 @@ export class Connection {
     this.h = handlers;
     const saved = loadSaved();
     this.session = saved ? saved.session : null;
+    this.run = null; // the server's run number (a new one per scenario, seed or reset)
     this.lastSeq = null; // highest seq applied in this page; null until a snapshot arrived
     this.joining = false;
     this.socket = io({ transports: ["websocket", "polling"], reconnectionDelayMax: 2000 });
@@ -36,7 +37,18 @@ export class Connection {
     this.socket.on("connect_error", () => this.h.onState("reconnecting", "server unreachable"));
     this.socket.on("snapshot", (snap) => this.receiveSnapshot(snap));
     this.socket.on("events", (batch) => this.receiveBatch(batch));
-    this.socket.on("clock", (clock) => this.h.onClock(clock));
+    this.socket.on("clock", (clock) => {
+      if (typeof clock.run === "number" && this.run !== null && clock.run !== this.run) return;
+      this.h.onClock(clock);
+    });
+    // Another tab took this session over (a duplicated tab shares its sessionStorage):
+    // this tab starts a session of its own.
+    this.socket.on("detached", () => {
+      this.session = null;
+      this.run = null;
+      this.lastSeq = null;
+      this.join();
+    });
     this.socket.on("error", (payload) => this.h.onError(describeError(payload && payload.error)));
     this.h.onState("connecting");
   }
@@ -45,7 +57,7 @@ export class Connection {
   // Same page after a blip: ask for the batches we missed since lastSeq.
   join() {
     this.joining = true;
-    const payload = { session: this.session, last_seq: this.lastSeq };
+    const payload = { session: this.session, last_seq: this.lastSeq, run: this.lastSeq === null ? null : this.run };
     this.socket.timeout(COMMAND_TIMEOUT_MS).emit("join", payload, (err, answer) => {
       this.joining = false;
       if (err || !answer || !answer.ok) {
@@ -55,6 +67,7 @@ export class Connection {
       if (answer.session !== this.session) {
         this.session = answer.session;
         this.lastSeq = null; // a new session: only its snapshot is valid
+        this.run = null;
       }
       this.save();
       this.h.onState("connected", answer.resumed ? "resumed" : "joined");
@@ -64,7 +77,7 @@ export class Connection {
 
   save() {
     try {
-      sessionStorage.setItem(STORE_KEY, JSON.stringify({ session: this.session, last_seq: this.lastSeq }));
+      sessionStorage.setItem(STORE_KEY, JSON.stringify({ session: this.session, run: this.run, last_seq: this.lastSeq }));
     } catch {
       /* private mode: resume within the page still works */
     }
@@ -72,6 +85,7 @@ export class Connection {
 
   receiveSnapshot(snap) {
     if (snap.session && snap.session !== this.session) this.session = snap.session;
+    if (typeof snap.run === "number") this.run = snap.run;
     this.lastSeq = snap.seq;
     this.save();
     this.h.onSnapshot(snap);
@@ -80,6 +94,7 @@ export class Connection {
 
   receiveBatch(batch) {
     if (this.lastSeq === null) return; // no snapshot yet: the batch cannot be placed
+    if (typeof batch.run === "number" && this.run !== null && batch.run !== this.run) return; // an old run
     if (batch.to_seq <= this.lastSeq) return; // already have it (resume overlap)
     if (batch.from_seq > this.lastSeq + 1) {
       // A gap: re-join from what we have; the server resends what we missed.
@@ -95,7 +110,7 @@ export class Connection {
   }
 
   ack(seq) {
-    this.socket.emit("ack", { seq }, () => {});
+    this.socket.emit("ack", this.run === null ? { seq } : { seq, run: this.run }, () => {});
   }
 
   saveSoon() {

@@ -39,6 +39,7 @@ const log = new EventLog($("#log"), $("#log-count"), store, (hl) => {
 panels.onJumpToSeq = (seq) => log.jumpToSeq(seq);
 
 let presets = FALLBACK_PRESETS;
+let playing = false; // the server's word: is virtual time running (even if held back)?
 let ready = false;
 const stats = { frames: 0, batches: 0, events: 0, snapshots: 0 };
 
@@ -47,7 +48,8 @@ const conn = new Connection({
   onSnapshot(snap) {
     stats.snapshots++;
     store.loadSnapshot(snap);
-    clock.reset(snap.t, !!snap.playing, snap.speed || 1);
+    clock.reset(snap.t, !!snap.playing && !snap.held, snap.speed || 1);
+    playing = !!snap.playing;
     if (snap.presets) setPresets(snap.presets);
     panels.reset();
     log.reset();
@@ -56,6 +58,7 @@ const conn = new Connection({
     panels.renderFailures(store.failures);
     panels.render(clock.display, performance.now());
     log.render(true);
+    if (!snap.playing) announcer.say(`${snap.t > 0 ? "Paused" : "Ready, paused at the start"}: press Play (Space) to run, Step (→) to go one event at a time, or Send order (N).`);
     if (!ready) {
       ready = true;
       document.body.dataset.ready = "true";
@@ -65,11 +68,13 @@ const conn = new Connection({
   onBatch(batch) {
     stats.batches++;
     stats.events += batch.events.length;
-    clock.sync(batch.t, batch.playing, batch.speed);
+    clock.sync(batch.t, batch.playing && !batch.held, batch.speed);
+    playing = !!batch.playing;
     store.enqueue(batch.events);
   },
   onClock(c) {
-    clock.sync(c.t, c.playing, c.speed);
+    clock.sync(c.t, c.playing && !c.held, c.speed);
+    playing = !!c.playing;
     showSpeed(clock.speed);
   },
   onPresets: (list) => setPresets(list),
@@ -84,7 +89,7 @@ const conn = new Connection({
       offline: "Offline",
     };
     el.querySelector(".text").textContent = words[state] || state;
-    if (state === "reconnecting") clock.playing = false; // freeze motion while away
+    if (state === "reconnecting") clock.sync(clock.display, false); // freeze motion while away
   },
   onError(message) {
     announcer.say(`Problem: ${message}`);
@@ -162,11 +167,11 @@ speedInput.addEventListener("input", () => {
 // ------------------------------------------------------------------ buttons
 const actions = {
   send: () => command("create-order"),
-  play: () => command("play"),
-  pause: () => command("pause"),
+  play: () => command("play").then((a) => a.ok && (playing = true)),
+  pause: () => command("pause").then((a) => a.ok && (playing = false)),
   step: () => command("step"),
   reset: () => command("reset"),
-  toggle: () => command(clock.playing ? "pause" : "play"),
+  toggle: () => (playing ? actions.pause() : actions.play()),
 };
 for (const id of ["send", "play", "pause", "step", "reset"]) {
   $(`#${id}`).addEventListener("click", (ev) => {
@@ -256,8 +261,8 @@ function frame(now) {
     lastPanels = now;
     panels.render(t, now);
     log.render();
-    $("#play").setAttribute("aria-pressed", String(clock.playing));
-    $("#pause").setAttribute("aria-pressed", String(!clock.playing));
+    $("#play").setAttribute("aria-pressed", String(playing));
+    $("#pause").setAttribute("aria-pressed", String(!playing));
   }
   requestAnimationFrame(frame);
 }

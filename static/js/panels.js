@@ -5,7 +5,7 @@
 import { divergenceText, fmtInt, fmtT, modeWords, POINT_LABEL, senderKnows } from "./words.js";
 
 const MAX_ORDER_ROWS = 40;
-const MAX_CHIPS = 4;
+const MAX_CHIPS = 3;
 const MAX_NAMED = 8;
 
 const $ = (sel) => document.querySelector(sel);
@@ -115,7 +115,7 @@ export class Panels {
       const crash = s.lastCrash;
       const when = crash && crash.point === "crash-before-processing" ? "before processing" : "after processing";
       const left = cu.restarts_at !== null && cu.restarts_at !== undefined ? Math.max(0, cu.restarts_at - t) : null;
-      this.downBanner.innerHTML = `<strong><span aria-hidden="true">⚡</span> DOWN${left !== null ? ` · back in ${left.toFixed(1)} s` : ""}</strong>crashed ${when}`;
+      this.downBanner.innerHTML = `<strong><span aria-hidden="true">⚡</span> DOWN</strong><span class="why">crashed ${when}${left !== null ? `; restarts in ${left.toFixed(1)} s` : ""}</span>`;
     }
     if (metricsMode) {
       const m = s.metrics;
@@ -131,7 +131,7 @@ export class Panels {
         <div class="small"><dt>Credit limit</dt><dd data-testid="credit-limit">${fmtInt(cu.credit_limit)}</dd></div>
         <div class="small"><dt>Available</dt><dd data-testid="credit-available">${fmtInt(cu.available)}</dd></div>
       </dl>
-      <p class="activity">${proc.length ? `<span aria-hidden="true">⚙</span> processing ${proc.slice(0, 3).join(", ")}${proc.length > 3 ? "…" : ""}` : cu.up ? "<span aria-hidden=\"true\">●</span> up, waiting for messages" : ""}</p>`;
+      <p class="activity"${cu.up ? "" : " hidden"}>${proc.length ? `<span aria-hidden="true">⚙</span> processing ${proc.slice(0, 3).join(", ")}${proc.length > 3 ? "…" : ""}` : cu.up ? "<span aria-hidden=\"true\">●</span> up, waiting for messages" : ""}</p>`;
   }
 
   renderCredit() {
