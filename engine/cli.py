@@ -104,10 +104,9 @@ def make_run(args: argparse.Namespace) -> tuple[Simulation, list]:
         overrides["reply_timeout"] = args.timeout
     failures: dict = {}
     for point, probability in args.loss:
-        failures[point] = {"mode": "off", "probability": probability}
+        failures[point] = {"probability": probability}
     for point in args.fail:
-        failures[point] = {"mode": "on", "probability": failures.get(point, {}).get(
-            "probability", 0.0)}
+        failures.setdefault(point, {})["mode"] = "on"
     if failures:
         overrides["failures"] = failures
     if scenario is None:
@@ -117,7 +116,8 @@ def make_run(args: argparse.Namespace) -> tuple[Simulation, list]:
     else:
         config = preset_config(scenario, overrides)
         script = preset_script(scenario) if args.orders is None else []
-    return Simulation(config, trace=args.trace), script
+    # A streamed trace keeps nothing per finished order: memory stays flat however long.
+    return Simulation(config, trace=args.trace, keep_orders=not args.trace), script
 
 
 def _write_report(sim: Simulation, include_orders: bool, out) -> None:

@@ -94,8 +94,14 @@ def preset_config(name: str, overrides: dict | None = None) -> Config:
     if overrides:
         for key, value in overrides.items():
             if key == "failures" and isinstance(value, dict):
+                # Field by field: a probability laid over a preset keeps the preset's switch.
                 merged = dict(data.get("failures", {}))
-                merged.update(value)
+                for point, setting in value.items():
+                    base = merged.get(point)
+                    if isinstance(base, dict) and isinstance(setting, dict):
+                        merged[point] = {**base, **setting}
+                    else:
+                        merged[point] = setting
                 data["failures"] = merged
             else:
                 data[key] = value

@@ -149,9 +149,9 @@ def _no_fields(name: str, command: dict) -> dict:
 
 def _scenario(command: dict) -> dict:
     for key in command:
-        if key not in ("cmd", "name", "seed", "config"):
+        if key not in ("cmd", "name", "seed", "config", "script"):
             raise CommandError(str(key)[:40], brief(command[key]),
-                               "fields of scenario: name, seed, config")
+                               "fields of scenario: name, seed, config, script")
     name = command.get("name")
     if not isinstance(name, str) or name not in PRESETS:
         raise CommandError("name", brief(name), "one of " + ", ".join(PRESETS))
@@ -164,7 +164,12 @@ def _scenario(command: dict) -> dict:
             raise CommandError("config", brief(overrides), "an object of config fields "
                                                     "(docs/protocol.md)")
         overrides = check_config(name, overrides)
-    return {"cmd": "scenario", "name": name, "seed": seed, "config": overrides}
+    script = command.get("script", True)
+    if not isinstance(script, bool):
+        raise CommandError("script", brief(script), "true (run the preset's scripted "
+                                                    "commands, e.g. its first order) or false")
+    return {"cmd": "scenario", "name": name, "seed": seed, "config": overrides,
+            "script": script}
 
 
 def check_config(scenario: str, overrides: dict) -> dict:

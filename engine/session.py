@@ -50,6 +50,7 @@ class Session:
         self.scenario = scenario
         self.seed = seed
         self.overrides: dict | None = None
+        self.use_script = True  # apply the preset's scripted commands (its first order)
         self.speed = 1.0
         self.sid: str | None = None  # the attached socket; None while detached
         self.detached_at: float | None = now
@@ -63,7 +64,7 @@ class Session:
         overrides["seed"] = self.seed
         old_sent = getattr(self, "sent", 0)
         self.sim = Simulation(preset_config(self.scenario, overrides))
-        self.script = preset_script(self.scenario)
+        self.script = preset_script(self.scenario) if self.use_script else []
         self.script_pos = 0
         self.run += 1
         self.playing = False
@@ -97,7 +98,7 @@ class Session:
         self.buffer.clear()
         self.sent = self.acked = self.floor = seq
         return {"session": self.token, "run": self.run, "scenario": self.scenario,
-                "seed": self.seed, "playing": self.playing, "speed": self.speed,
+                "seed": self.seed, "script": self.use_script, "playing": self.playing, "speed": self.speed,
                 "held": self.held, "seq": seq, "t": self.sim.now,
                 "window": self.limits.window, "in_flight_omitted": omitted, "state": state}
 
@@ -261,6 +262,7 @@ class Session:
                     seed = given if seed is None else seed
                 self.scenario = cmd["name"]
                 self.overrides = overrides
+                self.use_script = cmd.get("script", True)
                 if seed is not None:
                     self.seed = seed
             elif name == "seed":

@@ -54,9 +54,12 @@ class Simulation:
 
     ``trace=True`` keeps the events of each call so the caller can stream them;
     ``trace=False`` (report mode) keeps only counters and per-order columns.
+    ``keep_orders=False`` also drops the columns of orders that can no longer change, so a
+    streamed run's memory does not grow with the number of finished orders.
     """
 
-    def __init__(self, config: Config | None = None, trace: bool = True) -> None:
+    def __init__(self, config: Config | None = None, trace: bool = True,
+                 keep_orders: bool = True) -> None:
         self.config = config if config is not None else Config()
         self.trace = trace
         cfg = self.config
@@ -74,9 +77,13 @@ class Simulation:
         self._rng_fail = random.Random(f"{cfg.seed}/failure")
 
         self._req_lat = cfg.request_latency
+        self._timeout = cfg.reply_timeout
         self._rep_lat = cfg.reply_latency
+        self._processing_time = cfg.processing_time
         self._mode = [_MODE_CODES[cfg.failures[p].mode] for p in N.FAILURE_POINTS]
         self._prob = [cfg.failures[p].probability for p in N.FAILURE_POINTS]
+        # Whether a failure point can strike at all: skips the check on the hot path.
+        self._armed = [m != 0 or p > 0.0 for m, p in zip(self._mode, self._prob, strict=True)]
 
         # Customer service (receiver).
         self.credit_limit = cfg.credit_limit
@@ -94,7 +101,10 @@ class Simulation:
         self._reserved = array("q", [0])
         self._div_seq = array("q", [-1])
         self._created = array("d", [0.0])
-        self._request_msg = array("q", [0])
+        # Orders below _base were dropped once final (keep_orders=False: streaming runs).
+        self._base = 0
+        self.keep_orders = keep_orders
+        self._horizon = max(cfg.reply_timeout, cfg.round_trip_max()) + 1.0
         self.approved_total = 0
         self.pending_reserved = 0  # held for orders whose reply may still come
         self.invariant_ok = True
@@ -136,7 +146,7 @@ class Simulation:
     # ------------------------------------------------------------------ public API
     @property
     def orders(self) -> int:
-        return len(self._state) - 1
+        return self._base + len(self._state) - 1
 
     @property
     def idle(self) -> bool:
@@ -203,8 +213,15 @@ class Simulation:
         out = self._out
         limit = float("inf") if until is None else until
         if sink is None or not self.trace:
+            # The hot loop of report mode: _process inlined, steps counted locally.
+            handlers = self._handlers
+            steps = 0
             while heap and heap[0][0] <= limit:
-                process(heappop(heap))
+                entry = heappop(heap)
+                steps += 1
+                self.now = entry[0]
+                handlers[entry[2]](entry)
+            self.steps += steps
             out.clear()
         else:
             for event in out:  # left over from an advance() capped by max_events
@@ -248,7 +265,9 @@ class Simulation:
     # ----------------------------------------------------------------- commands
     def create_order(self, amount: int) -> int:
         """The sender creates an order in state new and sends OrderCreated."""
-        order = len(self._state)
+        order = self._base + len(self._state)
+        if not self.keep_orders and not order & 4095:
+            self._drop_final_orders()
         self._state.append(_S_NEW)
         self._saw.append(_W_WAITING)
         self._verdict.append(_V_IN_FLIGHT)
@@ -260,15 +279,30 @@ class Simulation:
         now = self.now
         msg = self.next_msg
         self.next_msg = msg + 1
-        self._request_msg.append(msg)
         self.seq += 1
         if self.trace:
             self._out.append({"seq": self.seq, "t": now, "type": "order-created",
                               "order": order, "amount": amount, "state": N.NEW})
         self._send(msg, order, N.REQUEST, N.ORDER_CREATED, _P_REQUEST_LOST, self._req_lat,
                    _REQUEST_ARRIVES, _REQUEST_LOST)
-        self._schedule(now + self.config.reply_timeout, _TIMEOUT, order, msg)
+        self._tie += 1
+        heappush(self._heap, (now + self._timeout, self._tie, _TIMEOUT, order, msg))
         return order
+
+    def _drop_final_orders(self) -> None:
+        """Forget the columns of orders created before the horizon: they cannot change."""
+        created = self._created
+        cutoff = self.now - self._horizon
+        n = 1
+        while n < len(created) and created[n] < cutoff:
+            n += 1
+        n -= 1
+        if n <= 0:
+            return
+        for column in (self._state, self._saw, self._verdict, self._kind, self._amount,
+                       self._reserved, self._div_seq, self._created):
+            del column[1:n + 1]
+        self._base += n
 
     def _set_failure(self, point: str, mode: str | None, probability: float | None,
                      why: str) -> None:
@@ -277,6 +311,7 @@ class Simulation:
             self._mode[index] = _MODE_CODES[mode]
         if probability is not None:
             self._prob[index] = probability
+        self._armed[index] = self._mode[index] != 0 or self._prob[index] > 0.0
         self._emit_state("failure-point-changed", point=point,
                          mode=_MODE_NAMES[self._mode[index]],
                          probability=self._prob[index], why=why)
@@ -319,6 +354,7 @@ class Simulation:
             return True
         if mode == 1:
             self._mode[point] = 0
+            self._armed[point] = self._prob[point] > 0.0
             self._emit_state("failure-point-changed", point=N.FAILURE_POINTS[point],
                              mode="off", probability=self._prob[point], why="used")
             return True
@@ -340,13 +376,14 @@ class Simulation:
             self._out.append(event)
             self._wire[msg] = {"msg": msg, "order": order, "leg": leg, "kind": kind,
                                "sent_at": now, "arrives_at": arrives}
-        if self._fires(loss_point):
+        self._tie += 1
+        if self._armed[loss_point] and self._fires(loss_point):
             # Lost somewhere along the leg: the browser breaks the token at that point.
             fraction = 0.25 + 0.5 * self._rng_fail.random()
-            self._schedule(now + (arrives - now) * fraction, lost_action, msg,
-                           order * 4 + extra)
+            heappush(self._heap, (now + (arrives - now) * fraction, self._tie, lost_action,
+                                  msg, order * 4 + extra))
         else:
-            self._schedule(arrives, arrive_action, msg, order * 4 + extra)
+            heappush(self._heap, (arrives, self._tie, arrive_action, msg, order * 4 + extra))
 
     def _lose(self, msg: int, order: int, leg: str, kind: str, reason: str,
               point: str | None, at: float) -> int:
@@ -413,29 +450,30 @@ class Simulation:
             self._doom(order, seq)
             return
         self._deliver(msg, order, N.REQUEST, N.ORDER_CREATED)
-        if self._fires(_P_CRASH_BEFORE):
+        if self._armed[_P_CRASH_BEFORE] and self._fires(_P_CRASH_BEFORE):
             seq = self._crash(N.CRASH_BEFORE, msg, order)
             self._doom(order, seq)
             return
         self._processing[msg] = order
-        done = self.now + self.config.processing_time
+        done = self.now + self._processing_time
         self.seq += 1
         if self.trace:
             self._out.append({"seq": self.seq, "t": self.now, "type": "processing-started",
                               "msg": msg, "order": order, "done_at": done})
-        self._schedule(done, _PROCESSED, msg, order * 4)
+        self._tie += 1
+        heappush(self._heap, (done, self._tie, _PROCESSED, msg, order * 4))
 
     def _on_processed(self, entry: tuple) -> None:
         msg, order = entry[3], entry[4] >> 2
         if self._processing.pop(msg, None) is None:
             return  # forgotten by a crash while it was being processed
-        amount = self._amount[order]
+        amount = self._amount[order - self._base]
         available = self.credit_limit - self.held
         if available >= amount:
             # The reaction: a durable state change at the Customer service.
             self.held += amount
-            self._reserved[order] += amount
-            verdict = self._verdict[order]
+            self._reserved[order - self._base] += amount
+            verdict = self._verdict[order - self._base]
             if verdict == _V_IN_FLIGHT:
                 self.pending_reserved += amount
             reply = 0
@@ -457,7 +495,7 @@ class Simulation:
                                   "msg": msg, "order": order, "amount": amount,
                                   "credit_limit": self.credit_limit, "reserved": self.held,
                                   "available": available})
-        if self._fires(_P_CRASH_AFTER):
+        if self._armed[_P_CRASH_AFTER] and self._fires(_P_CRASH_AFTER):
             seq = self._crash(N.CRASH_AFTER, msg, order)
             self._doom(order, seq)
             return
@@ -504,75 +542,75 @@ class Simulation:
     def _on_reply_arrives(self, entry: tuple) -> None:
         msg, order, reply = entry[3], entry[4] >> 2, entry[4] & 3
         self._deliver(msg, order, N.REPLY, _REPLY_KINDS[reply])
-        if self._saw[order] != _W_WAITING:
+        if self._saw[order - self._base] != _W_WAITING:
             # The sender gave up at its timeout; at-most-once: nobody waits for this now.
             self.replies_ignored += 1
             self._emit_state("reply-ignored", msg=msg, order=order, reason="after-timeout")
             return
-        self._saw[order] = _W_REPLY
-        amount = self._amount[order]
+        self._saw[order - self._base] = _W_REPLY
+        amount = self._amount[order - self._base]
         if reply == 0:
-            self._state[order] = _S_APPROVED
+            self._state[order - self._base] = _S_APPROVED
             self.approved_total += amount
             self.pending_reserved -= amount
             new = N.APPROVED
         else:
-            self._state[order] = _S_CANCELLED
+            self._state[order - self._base] = _S_CANCELLED
             new = N.CANCELLED
         self.seq += 1
         if self.trace:
             self._out.append({"seq": self.seq, "t": self.now, "type": "order-state-changed",
                               "order": order, "from": N.NEW, "to": new, "msg": msg,
                               "approved_total": self.approved_total})
-        if self._verdict[order] == _V_IN_FLIGHT:
-            self._verdict[order] = _V_CONSISTENT
+        if self._verdict[order - self._base] == _V_IN_FLIGHT:
+            self._verdict[order - self._base] = _V_CONSISTENT
             self.consistent += 1
             self._emit_state("order-consistent", order=order, state=new,
-                             credit_reserved=self._reserved[order])
+                             credit_reserved=self._reserved[order - self._base])
 
     def _on_timeout(self, entry: tuple) -> None:
         order = entry[3]
-        if self._saw[order] != _W_WAITING:
+        if self._saw[order - self._base] != _W_WAITING:
             return
-        self._saw[order] = _W_NO_REPLY
+        self._saw[order - self._base] = _W_NO_REPLY
         self.timeouts += 1
         self.seq += 1
         if self.trace:
             self._out.append({"seq": self.seq, "t": self.now, "type": "sender-timeout",
                               "order": order, "msg": entry[4], "state": N.NEW,
                               "outcome": "unknown"})
-        if self._verdict[order] == _V_IN_FLIGHT:
+        if self._verdict[order - self._base] == _V_IN_FLIGHT:
             # Nothing failed yet, but the sender stopped waiting: any reply is now too late.
             self._doom(order, self.seq)
 
     # ---- judgement
     def _doom(self, order: int, seq: int) -> None:
         """The order can no longer reach a consistent end: it has diverged."""
-        if self._verdict[order] != _V_IN_FLIGHT:
+        if self._verdict[order - self._base] != _V_IN_FLIGHT:
             return
-        self._verdict[order] = _V_DIVERGED
+        self._verdict[order - self._base] = _V_DIVERGED
         self.diverged += 1
-        reserved = self._reserved[order]
+        reserved = self._reserved[order - self._base]
         if reserved:
             self.pending_reserved -= reserved
-        self._div_seq[order] = seq
+        self._div_seq[order - self._base] = seq
         self._set_kind(order, _K_RESERVED if reserved else _K_STUCK, seq)
         if reserved:
             self._check_invariant(order)
 
     def _set_kind(self, order: int, kind: int, began_seq: int) -> None:
-        if self._kind[order] == kind:
+        if self._kind[order - self._base] == kind:
             return
-        self._kind[order] = kind
+        self._kind[order - self._base] = kind
         name = _KIND_NAMES[kind]
         self.seq += 1
         if self.trace:
             self._out.append({"seq": self.seq, "t": self.now, "type": "order-diverged",
                               "order": order, "divergence": name,
                               "reason": N.DIVERGENCE_TEXT[name],
-                              "began_seq": self._div_seq[order],
-                              "state": _STATE_NAMES[self._state[order]],
-                              "credit_reserved": self._reserved[order]})
+                              "began_seq": self._div_seq[order - self._base],
+                              "state": _STATE_NAMES[self._state[order - self._base]],
+                              "credit_reserved": self._reserved[order - self._base]})
 
     def _check_invariant(self, order: int) -> None:
         """Credit held = approved orders' amounts + credit held for orders still in flight."""
@@ -602,7 +640,8 @@ class Simulation:
         if self.trace:
             self._out[-1]["value"] = value
         if self.samples_left:
-            self._schedule(self.now + self.config.sample_interval, _SAMPLE_DUE)
+            # From the count, not by adding up: sample times stay exact multiples.
+            self._schedule((self.true_count + 1) * self.config.sample_interval, _SAMPLE_DUE)
 
     def _on_sample_arrives(self, entry: tuple) -> None:
         msg = entry[3]
@@ -611,13 +650,13 @@ class Simulation:
             self._lose(msg, 0, N.REQUEST, N.METRIC_SAMPLE, "receiver-down", None, 1.0)
             return
         self._deliver(msg, 0, N.REQUEST, N.METRIC_SAMPLE)
-        if self._fires(_P_CRASH_BEFORE):
+        if self._armed[_P_CRASH_BEFORE] and self._fires(_P_CRASH_BEFORE):
             self._crash(N.CRASH_BEFORE, msg, 0, N.METRIC_SAMPLE)
             return
         self.seen_count += 1
         self.seen_sum += value
         self._emit_state("sample-recorded", msg=msg, value=value, **self.metrics())
-        if self._fires(_P_CRASH_AFTER):
+        if self._armed[_P_CRASH_AFTER] and self._fires(_P_CRASH_AFTER):
             self._crash(N.CRASH_AFTER, msg, 0, N.METRIC_SAMPLE)
 
     def metrics(self) -> dict:
@@ -631,23 +670,23 @@ class Simulation:
     # ------------------------------------------------------------------ views
     def order_view(self, order: int) -> dict:
         """One order as the report and the snapshot show it."""
-        verdict = self._verdict[order]
-        div_seq = self._div_seq[order]
+        verdict = self._verdict[order - self._base]
+        div_seq = self._div_seq[order - self._base]
         return {
             "id": order,
-            "amount": self._amount[order],
-            "order_state": _STATE_NAMES[self._state[order]],
-            "credit_reserved": self._reserved[order],
-            "sender_saw": _SAW_NAMES[self._saw[order]],
+            "amount": self._amount[order - self._base],
+            "order_state": _STATE_NAMES[self._state[order - self._base]],
+            "credit_reserved": self._reserved[order - self._base],
+            "sender_saw": _SAW_NAMES[self._saw[order - self._base]],
             "judgement": _VERDICT_NAMES[verdict],
             "consistent": verdict == _V_CONSISTENT,
-            "divergence": _KIND_NAMES[self._kind[order]],
+            "divergence": _KIND_NAMES[self._kind[order - self._base]],
             "diverged_at_seq": div_seq if div_seq >= 0 else None,
-            "created_at": self._created[order],
+            "created_at": self._created[order - self._base],
         }
 
     def iter_orders(self):
-        for order in range(1, len(self._state)):
+        for order in range(self._base + 1, self._base + len(self._state)):
             yield self.order_view(order)
 
     def summary(self) -> dict:
@@ -700,9 +739,12 @@ class Simulation:
 
     def snapshot(self, max_orders: int = 200) -> dict:
         """Everything a fresh view needs to draw the present moment, then follow events."""
-        first = max(1, len(self._state) - max_orders)
-        diverged_older = [o for o in range(1, first) if self._verdict[o] == _V_DIVERGED]
-        shown = diverged_older[-max_orders:] + list(range(first, len(self._state)))
+        base = self._base
+        end = base + len(self._state)
+        first = max(base + 1, end - max_orders)
+        diverged_older = [o for o in range(base + 1, first)
+                          if self._verdict[o - base] == _V_DIVERGED]
+        shown = diverged_older[-max_orders:] + list(range(first, end))
         return {
             "t": self.now,
             "seq": self.seq,

@@ -237,3 +237,120 @@ class ServerProcess:
     def __repr__(self) -> str:
         state = "running" if self.is_running() else "stopped"
         return f"<ServerProcess {self.mode} {self.url} {state}>"
+
+
+# -- a bare Socket.IO client ---------------------------------------------------------------
+
+
+class RawSocketIO:
+    """A bare Socket.IO v5 client on one websocket (websocket-client, no threads).
+
+    It sends exactly the frames it is told to and reads only when asked, so a test can
+    play a client that stops reading, floods, or sends malformed frames. ``call`` sends an
+    event with an ack id and returns the answer; events that arrive meanwhile are kept in
+    ``received`` as ``(name, payload)``.
+    """
+
+    def __init__(self, url: str, *, timeout: float = 10.0, rcvbuf: int | None = None,
+                 origin: str | None = None) -> None:
+        import websocket  # websocket-client: lazy, only the tests that use it need it
+
+        self._timeout_error = websocket.WebSocketTimeoutException
+        ws_url = url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
+        options: dict = {"timeout": timeout}
+        if rcvbuf:
+            options["sockopt"] = [(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)]
+        if origin:
+            options["origin"] = origin
+        self.ws = websocket.create_connection(ws_url, **options)
+        self.received: list[tuple[str, object]] = []
+        self.answers: dict[int, object] = {}
+        self._ids = itertools.count(1)
+        opening = self.ws.recv()
+        if not opening.startswith("0"):
+            raise RuntimeError(f"unexpected engine.io opening {opening[:80]!r}")
+        self.ws.send("40")
+        while True:
+            frame = self.ws.recv()
+            if frame.startswith("40"):
+                break
+            self._take(frame)
+
+    def send_raw(self, frame: str | bytes) -> None:
+        if isinstance(frame, bytes):
+            self.ws.send_binary(frame)
+        else:
+            self.ws.send(frame)
+
+    def emit(self, event: str, payload: object = None, *, answer: bool = True) -> int | None:
+        import json
+
+        ack_id = next(self._ids) if answer else None
+        body = json.dumps([event] if payload is None else [event, payload],
+                          separators=(",", ":"))
+        self.ws.send(f"42{'' if ack_id is None else ack_id}{body}")
+        return ack_id
+
+    def read(self, timeout: float | None = None) -> str | None:
+        """Read one frame (answering pings); None on timeout."""
+        if timeout is not None:
+            self.ws.settimeout(timeout)
+        try:
+            frame = self.ws.recv()
+        except self._timeout_error:
+            return None
+        self._take(frame)
+        return frame
+
+    def _take(self, frame: str) -> None:
+        import json
+
+        if frame == "2":
+            self.ws.send("3")
+        elif frame.startswith("42"):
+            data = json.loads(frame[2:])
+            self.received.append((data[0], data[1] if len(data) > 1 else None))
+        elif frame.startswith("43"):
+            digits = 2
+            while digits < len(frame) and frame[digits].isdigit():
+                digits += 1
+            data = json.loads(frame[digits:])
+            self.answers[int(frame[2:digits])] = data[0] if data else None
+
+    def call(self, event: str, payload: object = None, timeout: float = 10.0) -> object:
+        ack_id = self.emit(event, payload)
+        deadline = time.monotonic() + timeout
+        while ack_id not in self.answers:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no answer to {event} within {timeout} s")
+            self.read(left)
+        return self.answers.pop(ack_id)
+
+    def take(self, name: str) -> list:
+        """The payloads received so far of events called ``name`` (removed from received)."""
+        mine = [payload for event, payload in self.received if event == name]
+        self.received = [(e, p) for e, p in self.received if e != name]
+        return mine
+
+    def close(self) -> None:
+        try:
+            self.ws.close(timeout=1)
+        except Exception:
+            pass
+
+    def abort(self) -> None:
+        """Drop the TCP connection without a goodbye (a network blip, a closed laptop)."""
+        try:
+            self.ws.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.ws.sock.close()
+
+
+def process_rss_mb(pid: int) -> float:
+    """Resident memory of a process, in MB (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")

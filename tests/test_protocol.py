@@ -113,7 +113,7 @@ def test_every_command_has_a_valid_form():
 
 def test_scenario_is_normalized():
     assert validate_command({"cmd": "scenario", "name": "happy-path"}) == {
-        "cmd": "scenario", "name": "happy-path", "seed": None, "config": None}
+        "cmd": "scenario", "name": "happy-path", "seed": None, "config": None, "script": True}
     result = validate_command({"cmd": "scenario", "name": "lossy-network", "seed": 4.0,
                                "config": {"orders": 10, "failures": {"reply-lost": "on"}}})
     assert result["seed"] == 4 and result["config"]["orders"] == 10
@@ -169,6 +169,7 @@ def test_engine_commands_are_the_engines_normal_form():
     ({"cmd": "scenario", "name": "happy-path", "config": {"samples": 10**7}},
      "config.samples"),
     ({"cmd": "scenario", "name": "happy-path", "extra": 1}, "extra"),
+    ({"cmd": "scenario", "name": "happy-path", "script": "no"}, "script"),
     ({"cmd": "create-order", "amount": 0}, "amount"),
     ({"cmd": "create-order", "amount": "5"}, "amount"),
     ({"cmd": "set-failure", "point": "nowhere", "mode": "on"}, "point"),

@@ -280,6 +280,22 @@ def test_scenario_seed_and_reset_start_new_runs_from_a_snapshot():
     assert snap["state"]["config"]["reply_timeout"] == 2.5
 
 
+def test_scenario_without_its_script_does_only_what_is_commanded():
+    client = new_client()
+    client.command("scenario", 0.0, name="happy-path", script=False)
+    assert client.snapshots[-1]["script"] is False
+    client.command("play", 0.0)
+    end = client.run(0.0, 6.0)
+    assert client.events == []
+    client.command("set-failure", end, point="reply-lost", mode="on")
+    client.command("create-order", end, amount=250)
+    client.run(end, 6.0)
+    assert "message-lost" in types(client.events)
+    assert [e["amount"] for e in client.events if e["type"] == "order-created"] == [250]
+    client.command("reset", end + 6)
+    assert client.snapshots[-1]["script"] is False
+
+
 def test_seed_inside_config_overrides_sets_the_seed():
     client = new_client()
     client.command("scenario", 0.0, name="happy-path", config={"seed": 11})

@@ -10,7 +10,8 @@ const KIND_STYLE = {
 };
 const LEG_COLOR = { request: "#1d4ed8", reply: "#0f7a3a" };
 const LOST_COLOR = "#c1121f";
-const LABEL_LIMIT = 40; // beyond this many tokens on screen, draw marks without labels
+const FULL_LABEL_LIMIT = 8; // up to this many tokens: "✉ OrderCreated #3"
+const LABEL_LIMIT = 60; // up to this many: compact "✉3"; beyond: small marks, no labels
 const FONT = "600 16px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
 const SMALL_FONT = "600 15px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
 
@@ -202,7 +203,8 @@ export class Stage {
     if (n === 0) return 0;
     const quant = this.reducedMotion ? 10 : 0;
     if (n <= LABEL_LIMIT) {
-      for (const m of tokens.values()) this.drawLabelled(m, this.progress(m, t, quant), n);
+      const full = n <= FULL_LABEL_LIMIT;
+      for (const m of tokens.values()) this.drawLabelled(m, this.progress(m, t, quant), n, full);
       return n;
     }
     // Many tokens: one path per kind, small shapes, no labels.
@@ -251,14 +253,18 @@ export class Stage {
     return p;
   }
 
-  drawLabelled(m, p, n) {
+  drawLabelled(m, p, n, full) {
     const ctx = this.ctx;
     const style = KIND_STYLE[m.kind] || KIND_STYLE.MetricSample;
-    const label = m.order ? `${style.icon} ${m.kind} #${m.order}` : `${style.icon} ${m.kind}`;
-    const w = this.textWidth(label, FONT) + 20;
+    const label = full
+      ? (m.order ? `${style.icon} ${m.kind} #${m.order}` : `${style.icon} ${m.kind}`)
+      : (m.order ? `${style.icon}${m.order}` : style.icon);
+    const w = this.textWidth(label, full ? FONT : SMALL_FONT) + (full ? 20 : 12);
     let [x, y] = this.tokenPoint(m.leg, p, w);
-    if (n > 2) y += ((m.msg % 3) - 1) * 26; // spread neighbours over three lanes
-    const h = 28;
+    // Spread neighbours over lanes so their labels do not cover each other.
+    if (full) y += n > 2 ? ((m.msg % 3) - 1) * 26 : 0;
+    else y += ((m.msg % 5) - 2) * 15;
+    const h = full ? 28 : 22;
     const hl = this.highlight && (this.highlight.msg === m.msg || (this.highlight.order && this.highlight.order === m.order));
     ctx.save();
     ctx.fillStyle = style.fill;
@@ -270,7 +276,7 @@ export class Stage {
     ctx.fill();
     ctx.stroke();
     ctx.fillStyle = style.text;
-    ctx.font = FONT;
+    ctx.font = full ? FONT : SMALL_FONT;
     ctx.textAlign = "center";
     ctx.textBaseline = "middle";
     ctx.fillText(label, x, y + 1);
@@ -421,7 +427,7 @@ export class Stage {
     const ctx = this.ctx;
     for (const f of this.store.flashes) {
       if (f.until < now) continue;
-      if (f.kind !== "reserve" && f.kind !== "crash" && f.kind !== "restart") continue;
+      if (f.kind !== "crash" && f.kind !== "restart") continue; // the reaction flashes in the DOM
       const k = (now - f.wall) / (f.until - f.wall);
       const v = this.receiverEl.getBoundingClientRect();
       const r = this.stageEl.getBoundingClientRect();
