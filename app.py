@@ -67,6 +67,7 @@ from engine.protocol import (  # noqa: E402
     TokenBucket,
     brief,
     describe,
+    error_dict,
     validate_ack,
     validate_command,
     validate_event,
@@ -90,7 +91,7 @@ DEFAULTS = {
     "AMO_BURST": 100.0,
     "AMO_ACK_COST": 0.2,  # an ack spends a fifth of a token: a client acks every frame
     "AMO_MAX_QUEUED": 16,  # packets waiting for a client before its session holds
-    "AMO_DEAF_QUEUED": 64,  # packets waiting: the client is not reading; stop answering it
+    "AMO_DEAF_QUEUED": 1000,  # packets waiting: the client is not reading; stop answering
     "AMO_PACER": True,  # start the pacing loop (in-process tests tick by hand)
     "AMO_CLOCK": time.monotonic,
 }
@@ -103,6 +104,18 @@ class SafePacket(sio_packet.Packet):
     """A Socket.IO packet whose decoding never raises: anything this protocol does not use
     (undecodable JSON, binary attachments, an event that is not [name, ...]) becomes an
     event named MALFORMED, which the catch-all handler answers with an error."""
+
+    def __init__(self, *args, encoded_packet=None, **kwargs) -> None:
+        super().__init__(*args, encoded_packet=encoded_packet, **kwargs)
+        if encoded_packet is not None and not encoded_packet:  # decode() is not called
+            self._malformed("an empty packet")
+
+    def _malformed(self, problem: str) -> None:
+        self.packet_type = sio_packet.EVENT
+        self.namespace = None
+        self.data = [MALFORMED, problem]
+        if not isinstance(getattr(self, "id", None), int):
+            self.id = None
 
     def decode(self, encoded_packet):
         problem = None
@@ -122,21 +135,60 @@ class SafePacket(sio_packet.Packet):
                               sio_packet.ACK):
                 problem = "unknown packet type"
         if problem is not None:
-            self.packet_type = sio_packet.EVENT
-            self.namespace = None
-            self.data = [MALFORMED, problem]
-            if not isinstance(getattr(self, "id", None), int):
-                self.id = None
+            self._malformed(problem)
             return 0
         return count
 
 
-class _QuietWebSocketClose(logging.Filter):
-    """Werkzeug logs a websocket close frame that follows a finished websocket as a bad
-    HTTP request: noise, not an error."""
+class _QuietWebSocketLeftovers(logging.Filter):
+    """Werkzeug reads websocket frames that arrive after a websocket ended (a close frame,
+    a frame the server refused) as bad HTTP requests and logs them: noise, not errors."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "Bad request syntax ('\\x88" not in record.getMessage()
+        message = record.getMessage()
+        return not ("code 400, message Bad" in message and "('\\x" in message)
+
+
+class _ErrorsWithoutShutdownNoise:
+    """wsgi.errors for a websocket: eventlet writes "socket shutdown error: Bad file
+    descriptor" there when a client vanished first; everything else passes through."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> None:
+        if "socket shutdown error" not in text:
+            self.stream.write(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def writelines(self, lines) -> None:
+        for line in lines:
+            self.write(line)
+
+
+class _DropBrokenWebSockets:
+    """WSGI middleware: a client that sends frames engine.io cannot decode makes engine.io
+    raise inside its websocket loop. Drop that one connection quietly (werkzeug treats a
+    ConnectionError as a dropped connection) instead of logging a traceback."""
+
+    def __init__(self, wsgi_app) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        if environ.get("HTTP_UPGRADE", "").lower() == "websocket" and "wsgi.errors" in environ:
+            environ["wsgi.errors"] = _ErrorsWithoutShutdownNoise(environ["wsgi.errors"])
+        try:
+            return self.wsgi_app(environ, start_response)
+        except (ConnectionError, StopIteration):
+            raise
+        except Exception as error:
+            if (environ.get("PATH_INFO", "").startswith("/socket.io")
+                    and environ.get("HTTP_UPGRADE", "").lower() == "websocket"):
+                log.info("dropped a websocket that sent a broken frame: %r", error)
+                raise ConnectionError("broken websocket frame") from None
+            raise
 
 
 def same_origin_or(extra: tuple[str, ...]) -> Callable | None:
@@ -246,7 +298,7 @@ class Hub:
             result = getattr(self, "_on_" + name)(sid, payload, now)
             answer = {"ok": True, **result}
         except EngineError as error:
-            answer = {"ok": False, "error": error.as_dict()}
+            answer = {"ok": False, "error": error_dict(error)}
         except Exception:  # a bug must not take the connection (or the server) down
             log.exception("error handling %r from %s", brief(event), sid)
             answer = {"ok": False, "error": {
@@ -368,6 +420,7 @@ def create_app(config: dict | None = None) -> Flask:
         async_handlers=False,  # one connection's events are handled in order, inline
         serializer=SafePacket,
     )
+    app.wsgi_app = _DropBrokenWebSockets(app.wsgi_app)
     the_hub = Hub(socketio, app.config)
     the_hub.watch_answers()
     app.extensions["amo_hub"] = the_hub
@@ -531,13 +584,28 @@ def _url(host: str, port: int) -> str:
     return f"http://{shown}:{port}/"
 
 
+def _serve_eventlet(app: Flask, host: str, port: int, verbose: bool) -> None:
+    """What socketio.run does for eventlet, without SO_REUSEPORT: a second server on a
+    busy port must fail, not silently share the port with the first."""
+    import eventlet
+    import eventlet.wsgi
+    from eventlet.green import socket as green_socket
+
+    family, _, _, _, address = green_socket.getaddrinfo(host, port,
+                                                        type=green_socket.SOCK_STREAM)[0]
+    listener = eventlet.listen(address, family, reuse_port=False)
+    eventlet.wsgi.server(listener, app, log_output=verbose)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.async_mode == "eventlet":
         patch_eventlet()  # already done at import when run as a script
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("werkzeug").addFilter(_QuietWebSocketClose())
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO if args.verbose else logging.WARNING)
+    logging.getLogger("werkzeug").addFilter(_QuietWebSocketLeftovers())
     if not args.verbose:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         import flask.cli
@@ -560,7 +628,7 @@ def main(argv: list[str] | None = None) -> int:
             socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True,
                          log_output=args.verbose)
         else:
-            socketio.run(app, host=args.host, port=args.port, log_output=args.verbose)
+            _serve_eventlet(app, args.host, args.port, args.verbose)
     except KeyboardInterrupt:
         return 0
     except OSError as error:

@@ -55,6 +55,19 @@ def brief(value: object) -> object:
     return type(value).__name__
 
 
+def error_dict(error: EngineError) -> dict:
+    """``error.as_dict()`` made safe for any JSON parser: NaN and infinities (which Python
+    accepts in JSON and browsers do not) are echoed as strings; an empty field name (an
+    empty key) is shown as ``""``."""
+    data = error.as_dict()
+    if not data["field"]:
+        data["field"] = '""'  # an empty key, e.g. {"": 1}
+    value = data["value"]
+    if isinstance(value, float) and not math.isfinite(value):
+        data["value"] = str(value)
+    return data
+
+
 def payload_size(payload: object) -> int:
     """Bytes of ``payload`` as compact JSON; raises CommandError if it is not JSON data."""
     try:

@@ -63,7 +63,9 @@ class Session:
         overrides = dict(self.overrides or {})
         overrides["seed"] = self.seed
         old_sent = getattr(self, "sent", 0)
-        self.sim = Simulation(preset_config(self.scenario, overrides))
+        # keep_orders=False: orders that can no longer change are dropped from memory, so
+        # a long run stays small (a snapshot shows the recent ones).
+        self.sim = Simulation(preset_config(self.scenario, overrides), keep_orders=False)
         self.script = preset_script(self.scenario) if self.use_script else []
         self.script_pos = 0
         self.run += 1
@@ -98,8 +100,8 @@ class Session:
         self.buffer.clear()
         self.sent = self.acked = self.floor = seq
         return {"session": self.token, "run": self.run, "scenario": self.scenario,
-                "seed": self.seed, "script": self.use_script, "playing": self.playing, "speed": self.speed,
-                "held": self.held, "seq": seq, "t": self.sim.now,
+                "seed": self.seed, "script": self.use_script, "playing": self.playing,
+                "speed": self.speed, "held": self.held, "seq": seq, "t": self.sim.now,
                 "window": self.limits.window, "in_flight_omitted": omitted, "state": state}
 
     def clock(self) -> dict:

@@ -235,6 +235,7 @@ def test_oversize_and_extra_arguments_are_refused(connect):
     "47",  # unknown packet type
     "44{}",  # CONNECT_ERROR from a client
     "421" + "[" * 3000 + "]" * 3000,  # nesting deeper than the decoder allows
+    "4",  # an empty Socket.IO packet
 ])
 def test_malformed_packets_get_an_error_answer(connect, raw):
     client = connect()

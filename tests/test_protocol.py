@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -15,6 +16,7 @@ from engine.protocol import (
     TokenBucket,
     check_size,
     describe,
+    error_dict,
     payload_size,
     validate_ack,
     validate_command,
@@ -241,3 +243,11 @@ def test_token_bucket_allows_a_burst_then_the_rate():
     assert bucket.take(100.0) and bucket.tokens == pytest.approx(4.0)  # capped at the burst
     assert bucket.take(100.0, cost=0.5)
     assert "10 messages per second" in bucket.allowed()
+
+
+def test_error_dict_is_valid_json_for_browsers():
+    with pytest.raises(CommandError) as info:
+        validate_command({"cmd": "speed", "speed": float("nan")})
+    data = error_dict(info.value)
+    assert data["value"] == "nan"
+    json.dumps(data, allow_nan=False)

@@ -12,7 +12,6 @@ from tests.test_ui_support import (
     order_row,
     screenshot,
     settle_first_order,
-    wait_badge,
 )
 
 
@@ -87,7 +86,8 @@ def test_log_highlights_its_message_and_stays_small(page, server):
     settle_first_order(page)
     row = page.locator("#log .row", has_text="OrderCreated for order #1 sent")
     row.hover()
-    page.wait_for_function("() => window.amo.stage.highlight && window.amo.stage.highlight.msg === 1")
+    page.wait_for_function(
+        "() => window.amo.stage.highlight && window.amo.stage.highlight.msg === 1")
     row.click()
     expect(row).to_have_class("row  pinned")
     # Many events: the log keeps a bounded number of rows in the DOM.

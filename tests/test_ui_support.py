@@ -49,7 +49,8 @@ def set_speed(page: Page, speed: float) -> None:
     """Move the Speed slider (log scale) to `speed`, as a person dragging it would."""
     value = round(1000 * math.log(speed / 0.05) / math.log(200 / 0.05))
     page.get_by_label("Speed").evaluate(
-        "(el, v) => { el.value = String(v); el.dispatchEvent(new Event('input', {bubbles: true})); }",
+        "(el, v) => { el.value = String(v);"
+        " el.dispatchEvent(new Event('input', {bubbles: true})); }",
         value,
     )
     expect(page.locator("#speed-out")).to_have_text(re.compile(r"^[\d.]+×$"))

@@ -21,8 +21,13 @@ export class EventLog {
     this.pinned = null; // log index of a pinned row
     this.hovered = null;
     this.rendered = "";
+    this.viewH = container.clientHeight || 200;
+    new ResizeObserver(() => {
+      this.viewH = this.el.clientHeight || 200;
+    }).observe(container);
     this.el.addEventListener("scroll", () => {
-      const atEnd = this.el.scrollTop + this.el.clientHeight >= this.el.scrollHeight - ROW_H;
+      const atEnd = this.el.scrollTop + this.viewH >= this.el.scrollHeight - ROW_H;
+      if (atEnd && this.follow) return; // our own scroll to the newest entry
       this.follow = atEnd;
       this.render(true);
     });
@@ -91,9 +96,14 @@ export class EventLog {
     this.countEl.textContent = s.logCount ? `(${fmtInt(s.logCount)})` : "";
     const total = n * ROW_H;
     if (this.inner.style.height !== `${total}px`) this.inner.style.height = `${total}px`;
-    const viewH = this.el.clientHeight || 200;
-    if (this.follow) this.el.scrollTop = total;
-    const top = this.el.scrollTop;
+    const viewH = this.viewH;
+    let top;
+    if (this.follow) {
+      top = Math.max(0, total - viewH);
+      this.el.scrollTop = total;
+    } else {
+      top = this.el.scrollTop;
+    }
     const first = Math.max(0, Math.floor(top / ROW_H) - OVERSCAN);
     const last = Math.min(n, Math.ceil((top + viewH) / ROW_H) + OVERSCAN);
     const key = `${start}:${first}:${last}:${this.pinned}`;

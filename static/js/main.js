@@ -24,6 +24,7 @@ const FALLBACK_PRESETS = [
 const SPEED_MIN = 0.05;
 const SPEED_MAX = 200;
 const PANEL_INTERVAL_MS = 100;
+const BUSY_PANEL_INTERVAL_MS = 250;
 
 const $ = (sel) => document.querySelector(sel);
 const reducedMotionQuery = window.matchMedia("(prefers-reduced-motion: reduce)");
@@ -237,6 +238,9 @@ document.addEventListener("keydown", (ev) => {
 
 // ------------------------------------------------------------------ the loop
 let lastPanels = 0;
+let lastLog = 0;
+let eventsAtLastPanels = 0;
+let lastLogCount = 0;
 let lastFailuresVersion = null;
 store.on((applied) => {
   announcer.events(applied);
@@ -257,10 +261,18 @@ function frame(now) {
     lastFailuresVersion = store.version;
     panels.renderFailures(store.failures);
   }
-  if (now - lastPanels >= PANEL_INTERVAL_MS) {
+  // A busy stream (thousands of events a second): panels refresh less often.
+  const busy = stats.events - eventsAtLastPanels > 300;
+  if (now - lastPanels >= (busy ? BUSY_PANEL_INTERVAL_MS : PANEL_INTERVAL_MS)) {
+    eventsAtLastPanels = stats.events;
     lastPanels = now;
     panels.render(t, now);
-    log.render();
+    // A busy stream: the log (text only) refreshes less often than the panels.
+    if (store.logCount - lastLogCount < 200 || now - lastLog >= 300) {
+      lastLog = now;
+      lastLogCount = store.logCount;
+      log.render();
+    }
     $("#play").setAttribute("aria-pressed", String(playing));
     $("#pause").setAttribute("aria-pressed", String(!playing));
   }
@@ -269,4 +281,4 @@ function frame(now) {
 requestAnimationFrame(frame);
 
 // For tests and the browser benchmark: read-only handles, no behaviour.
-window.amo = { store, clock, conn, stage, stats };
+window.amo = { store, clock, conn, stage, stats, panels, log };

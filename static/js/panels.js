@@ -4,11 +4,19 @@
 // times per second, and only the parts the store marked dirty.
 import { divergenceText, fmtInt, fmtT, modeWords, POINT_LABEL, senderKnows } from "./words.js";
 
-const MAX_ORDER_ROWS = 40;
+const MAX_ORDER_ROWS = 25;
 const MAX_CHIPS = 3;
 const MAX_NAMED = 8;
 
 const $ = (sel) => document.querySelector(sel);
+
+// Write markup only when it changed: a busy stream re-renders often with the same text.
+function setHTML(el, html) {
+  if (el._html !== html) {
+    el._html = html;
+    el.innerHTML = html;
+  }
+}
 
 function esc(s) {
   return String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
@@ -87,8 +95,8 @@ export class Panels {
     const s = this.store;
     if (metricsMode) {
       const sent = s.metrics ? s.metrics.true_count : 0;
-      this.senderBody.innerHTML = `<p class="figure"><span class="num" data-testid="samples-sent">${fmtInt(sent)}</span> MetricSamples sent</p>
-        <p class="note">Fire and forget: no reply expected.</p>`;
+      setHTML(this.senderBody, `<p class="figure"><span class="num" data-testid="samples-sent">${fmtInt(sent)}</span> MetricSamples sent</p>
+        <p class="note">Fire and forget: no reply expected.</p>`);
       return;
     }
     const c = s.counts;
@@ -102,8 +110,8 @@ export class Panels {
       chips.push(`<li class="chip state-${o.state}${unknown ? " unknown" : ""}" data-order="${o.id}">
         <span class="chip-id">#${o.id}</span> <span class="chip-state">${STATE_ICON[o.state] || ""} ${o.state}</span>${unknown ? ' <span class="q" title="outcome unknown">?</span>' : ""}</li>`);
     }
-    this.senderBody.innerHTML = `<p class="tally"><span>✓ ${fmtInt(c.approved)} approved</span> <span>✗ ${fmtInt(c.cancelled)} cancelled</span> <span>○ ${fmtInt(inFlight)} new</span></p>
-      <ul class="chips" aria-label="Latest orders at the Order service">${chips.join("") || '<li class="empty">No orders yet: press “Send order”.</li>'}</ul>`;
+    setHTML(this.senderBody, `<p class="tally"><span>✓ ${fmtInt(c.approved)} approved</span> <span>✗ ${fmtInt(c.cancelled)} cancelled</span> <span>○ ${fmtInt(inFlight)} new</span></p>
+      <ul class="chips" aria-label="Latest orders at the Order service">${chips.join("") || '<li class="empty">No orders yet: press “Send order”.</li>'}</ul>`);
   }
 
   renderReceiver(t, now, metricsMode) {
@@ -115,23 +123,27 @@ export class Panels {
       const crash = s.lastCrash;
       const when = crash && crash.point === "crash-before-processing" ? "before processing" : "after processing";
       const left = cu.restarts_at !== null && cu.restarts_at !== undefined ? Math.max(0, cu.restarts_at - t) : null;
-      this.downBanner.innerHTML = `<strong><span aria-hidden="true">⚡</span> DOWN</strong><span class="why">crashed ${when}${left !== null ? `; restarts in ${left.toFixed(1)} s` : ""}</span>`;
+      setHTML(this.downBanner, `<strong><span aria-hidden="true">⚡</span> DOWN</strong><span class="why">crashed ${when}${left !== null ? `; restarts in ${left.toFixed(1)} s` : ""}</span>`);
     }
     if (metricsMode) {
       const m = s.metrics;
-      this.receiverBody.innerHTML = `<p class="figure"><span class="num">${fmtInt(m ? m.seen_count : 0)}</span> samples received</p>
-        <p class="figure small">average <span class="num">${m && m.seen_count ? m.seen_mean.toFixed(2) : "–"}</span></p>`;
+      setHTML(this.receiverBody, `<p class="figure"><span class="num">${fmtInt(m ? m.seen_count : 0)}</span> samples received</p>
+        <p class="figure small">average <span class="num">${m && m.seen_count ? m.seen_mean.toFixed(2) : "–"}</span></p>`);
       return;
     }
-    const proc = [...s.processing.values()].filter((p) => p.order).map((p) => `#${p.order}`);
+    const proc = [];
+    for (const p of s.processing.values()) {
+      if (p.order) proc.push(`#${p.order}`);
+      if (proc.length > 3) break;
+    }
     const flashing = this.lastHeld !== null && cu.reserved !== this.lastHeld;
     this.lastHeld = cu.reserved;
-    this.receiverBody.innerHTML = `<dl class="figures">
+    setHTML(this.receiverBody, `<dl class="figures">
         <div class="reserved${flashing ? " flash" : ""}"><dt>Reserved credit</dt><dd data-testid="credit-reserved">${fmtInt(cu.reserved)}</dd></div>
         <div class="small"><dt>Credit limit</dt><dd data-testid="credit-limit">${fmtInt(cu.credit_limit)}</dd></div>
         <div class="small"><dt>Available</dt><dd data-testid="credit-available">${fmtInt(cu.available)}</dd></div>
       </dl>
-      <p class="activity"${cu.up ? "" : " hidden"}>${proc.length ? `<span aria-hidden="true">⚙</span> processing ${proc.slice(0, 3).join(", ")}${proc.length > 3 ? "…" : ""}` : cu.up ? "<span aria-hidden=\"true\">●</span> up, waiting for messages" : ""}</p>`;
+      <p class="activity"${cu.up ? "" : " hidden"}>${proc.length ? `<span aria-hidden="true">⚙</span> processing ${proc.slice(0, 3).join(", ")}${proc.length > 3 ? "…" : ""}` : cu.up ? "<span aria-hidden=\"true\">●</span> up, waiting for messages" : ""}</p>`);
   }
 
   renderCredit() {
@@ -165,7 +177,7 @@ export class Panels {
       else html = `<span aria-hidden="true">◷</span> ${fmtInt(Math.abs(held - approved))} apart while orders are in flight: a reply is still on its way.`;
     }
     this.credit.dataset.alarm = alarm;
-    this.verdict.innerHTML = html;
+    setHTML(this.verdict, html);
   }
 
   renderOrders() {

@@ -6,7 +6,7 @@
 import { storyStep } from "./words.js";
 
 const MAX_ORDERS_KEPT = 2000; // older settled orders are dropped from memory (counts stay)
-const MAX_LOST_MARKS = 400;
+const MAX_LOST_MARKS = 300;
 const LOG_CAPACITY = 4000;
 const MAX_ALARM_ORDERS = 5000;
 
@@ -154,16 +154,22 @@ export class Store {
   }
 
   pruneOrders() {
-    // Keep the newest orders and every order still in flight or diverged (bounded).
+    // Keep the newest orders, and a bounded number of older diverged ones (the alarm
+    // keeps its own list of names); amortized O(1) per order.
+    const ids = this.orderIds;
+    const cut = ids.length - MAX_ORDERS_KEPT;
     const keep = [];
-    const cut = this.orderIds.length - MAX_ORDERS_KEPT;
-    for (let i = 0; i < this.orderIds.length; i++) {
-      const id = this.orderIds[i];
+    let older = 0;
+    for (let i = ids.length - 1; i >= 0; i--) {
+      const id = ids[i];
       const o = this.orders.get(id);
-      if (i >= cut || (o && o.judgement !== "consistent" && keep.length < MAX_ORDERS_KEPT)) keep.push(id);
-      else this.orders.delete(id);
+      if (i >= cut) keep.push(id);
+      else if (o && o.judgement === "diverged" && older < MAX_ORDERS_KEPT / 4) {
+        keep.push(id);
+        older++;
+      } else this.orders.delete(id);
     }
-    this.orderIds = keep;
+    this.orderIds = keep.reverse();
   }
 
   orderStory(order, e) {

@@ -1,0 +1,554 @@
+"""Server benchmark: how fast, how prompt and how bounded app.py's event stream is.
+
+Every figure comes from a real ``python app.py`` in a subprocess on a loopback port, its
+events made by the real engine (a scenario whose ``config`` asks for many orders close
+together, played at a chosen speed), read by a bare Socket.IO client on websocket-client
+that decodes every frame (``json.loads``) and acknowledges every batch, as a page does.
+
+1. Throughput to one client: events per second delivered, against a bare websocket
+   server (eventlet.websocket in its own process) that sends the same JSON frames (same
+   ``42["events", {...}]`` text, same batch size) as fast as the socket lets it, to the
+   same client loop: the practical limit. Target: >= 50,000 events/s and >= half the bare
+   rate.
+2. Latency at 1,000 events/s: from the server emitting a batch (its ``server_time``) to
+   the client having decoded it, per event, p50 and p99. Target: p99 <= 50 ms. Also shown:
+   from the moment an event is due (its virtual time mapped to wall time) to its receipt,
+   which adds up to one frame (33 ms) of batching.
+3. 200 sessions at once, each streaming about 50 events/s: p99 latency, server memory,
+   and zero lost or reordered events (every batch's ``from_seq`` is the previous
+   ``to_seq + 1``). Target: p99 <= 100 ms.
+4. A client that reads nothing for 30 s while its run plays at full speed: growth of the
+   server's resident memory. Target: < 50 MB. Another client's p99 meanwhile is shown.
+
+    python -m bench.server [--quick] [--modes eventlet,threading] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+TARGET_RATE = 50_000
+TARGET_RATIO = 0.5
+TARGET_P99_1K_MS = 50.0
+TARGET_P99_200_MS = 100.0
+TARGET_SLOW_MB = 50.0
+
+# Scenario configs (happy-path flow, no failures, credit for every order: 9 events/order).
+FAST = {"orders": 1_000_000, "order_interval": 0.0001, "credit_limit": 10**12}
+PER_SECOND_1K = {"orders": 1_000_000, "order_interval": 9 / 1000, "credit_limit": 10**12}
+PER_SECOND_50 = {"orders": 1_000_000, "order_interval": 9 / 50, "credit_limit": 10**12}
+NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+# ---------------------------------------------------------------------- processes
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Process:
+    """A server subprocess on a free loopback port, stopped by ``stop()``."""
+
+    def __init__(self, command: list[str], port: int, ready_path: str) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-server-{port}.log"
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True,
+                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        deadline = time.monotonic() + 20
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{command} exited: {self.log.read_text()[-2000:]}")
+            try:
+                with NO_PROXY.open(self.url + ready_path, timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{command} did not start: {self.log.read_text()[-2000:]}")
+            time.sleep(0.1)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def health(self) -> dict:
+        with NO_PROXY.open(self.url + "/healthz", timeout=5) as response:
+            return json.loads(response.read())
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def start_app(mode: str) -> Process:
+    port = free_port()
+    return Process([sys.executable, "app.py", "--port", str(port), "--async-mode", mode],
+                   port, "/healthz")
+
+
+def start_bare(batch_events: int) -> Process:
+    port = free_port()
+    return Process([sys.executable, "-m", "bench.server", "--serve-bare", str(port),
+                    "--batch", str(batch_events)], port, "/ready")
+
+
+# ---------------------------------------------------------------------- clients
+
+
+class Client:
+    """A bare Socket.IO v5 client on one websocket: reads frames only when told to."""
+
+    def __init__(self, url: str, rcvbuf: int | None = None, path: str | None = None) -> None:
+        import websocket
+
+        self.timeout_error = websocket.WebSocketTimeoutException
+        target = url.replace("http", "ws", 1) + (
+            path or "/socket.io/?EIO=4&transport=websocket")
+        options: dict = {"timeout": 10, "skip_utf8_validation": True}
+        if rcvbuf:
+            options["sockopt"] = [(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)]
+        self.ws = websocket.create_connection(target, **options)
+        self.answers: dict[int, dict] = {}
+        self.next_id = 0
+        if path is None:
+            self.ws.recv()  # engine.io open
+            self.ws.send("40")
+            while not self.ws.recv().startswith("40"):
+                pass
+
+    def call(self, event: str, payload: dict) -> dict:
+        self.next_id += 1
+        ack_id = self.next_id
+        self.ws.send(f"42{ack_id}" + json.dumps([event, payload]))
+        while ack_id not in self.answers:
+            self.read()
+        return self.answers.pop(ack_id)
+
+    def command(self, **payload) -> dict:
+        answer = self.call("command", payload)
+        if not answer["ok"]:
+            raise RuntimeError(answer["error"]["message"])
+        return answer
+
+    def read(self) -> tuple[str, dict] | None:
+        """One frame: ("events", batch) or another event, None for the rest."""
+        frame = self.ws.recv()
+        if frame.startswith("42"):
+            data = json.loads(frame[2:])
+            return data[0], (data[1] if len(data) > 1 else None)
+        if frame == "2":
+            self.ws.send("3")
+        elif frame.startswith("43"):
+            i = 2
+            while frame[i].isdigit():
+                i += 1
+            self.answers[int(frame[2:i])] = json.loads(frame[i:])[0]
+        return None
+
+    def ack(self, batch: dict) -> None:
+        self.ws.send('42["ack",{"seq":%d,"run":%d}]' % (batch["to_seq"], batch["run"]))
+
+    def start(self, config: dict, speed: float) -> float:
+        """Join, set up the scenario, play; returns the wall time play was sent."""
+        self.call("join", {"session": None})
+        self.run = self.command(cmd="scenario", name="happy-path", script=False,
+                                config=config)["run"]
+        self.command(cmd="speed", speed=speed)
+        started = time.time()
+        self.command(cmd="play")
+        return started
+
+    def close(self) -> None:
+        try:
+            self.ws.close(timeout=1)
+        except Exception:
+            pass
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, round(p / 100 * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+def stream(client: Client, seconds: float, ack: bool = True, latencies: list | None = None,
+           due: tuple[float, float, list] | None = None) -> dict:
+    """Read batches for ``seconds``; count events, check seqs, note latencies."""
+    events = batches = size = 0
+    problems = 0
+    last = None
+    client.ws.settimeout(1)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            item = client.read()
+        except client.timeout_error:
+            continue
+        if item is None or item[0] != "events":
+            continue
+        batch = item[1]
+        received = time.time()
+        n = len(batch["events"])
+        if last is not None and batch["from_seq"] != last + 1:
+            problems += 1
+        last = batch["to_seq"]
+        events += n
+        batches += 1
+        size += n
+        if latencies is not None:
+            latencies.extend([received - batch["server_time"]] * n)
+        if due is not None:
+            started, speed, out = due
+            out.extend(received - (started + e["t"] / speed) for e in batch["events"])
+        if ack:
+            client.ack(batch)
+    return {"events": events, "batches": batches, "problems": problems,
+            "batch_mean": size / batches if batches else 0.0}
+
+
+# ---------------------------------------------------------------------- measurements
+
+
+def throughput(mode: str, seconds: float) -> dict:
+    server = start_app(mode)
+    try:
+        client = Client(server.url)
+        client.start(FAST, 200)
+        stream(client, 1.0)  # warm up
+        began = time.perf_counter()
+        result = stream(client, seconds)
+        result["seconds"] = time.perf_counter() - began
+        result["rate"] = result["events"] / result["seconds"]
+        client.close()
+        return result
+    finally:
+        server.stop()
+
+
+def bare_throughput(batch_events: int, seconds: float) -> dict:
+    server = start_bare(batch_events)
+    try:
+        client = Client(server.url, path="/ws")
+        stream(client, 1.0)
+        began = time.perf_counter()
+        result = stream(client, seconds)
+        result["seconds"] = time.perf_counter() - began
+        result["rate"] = result["events"] / result["seconds"]
+        client.close()
+        return result
+    finally:
+        server.stop()
+
+
+def latency(mode: str, seconds: float) -> dict:
+    server = start_app(mode)
+    try:
+        client = Client(server.url)
+        started = client.start(PER_SECOND_1K, 1.0)
+        latencies: list[float] = []
+        dues: list[float] = []
+        stream(client, 1.0)
+        result = stream(client, seconds, latencies=latencies, due=(started, 1.0, dues))
+        client.close()
+        latencies.sort()
+        dues.sort()
+        result.update(rate=result["events"] / seconds,
+                      p50=percentile(latencies, 50) * 1000, p99=percentile(latencies, 99) * 1000,
+                      max=latencies[-1] * 1000 if latencies else float("nan"),
+                      due_p50=percentile(dues, 50) * 1000, due_p99=percentile(dues, 99) * 1000)
+        return result
+    finally:
+        server.stop()
+
+
+def many_sessions(mode: str, count: int, seconds: float) -> dict:
+    server = start_app(mode)
+    try:
+        base_mb = rss_mb(server.pid)
+        ready = threading.Barrier(count + 1, timeout=120)
+        measuring = threading.Event()
+        stop = threading.Event()
+        results: list[dict] = []
+        lock = threading.Lock()
+        latencies: list[float] = []
+
+        def one() -> None:
+            client = Client(server.url)
+            client.start(PER_SECOND_50, 1.0)
+            ready.wait()
+            mine: list[float] = []
+            events = problems = 0
+            last = None
+            client.ws.settimeout(1)
+            while not stop.is_set():
+                try:
+                    item = client.read()
+                except client.timeout_error:
+                    continue
+                if item is None or item[0] != "events":
+                    continue
+                batch = item[1]
+                received = time.time()
+                if last is not None and batch["from_seq"] != last + 1:
+                    problems += 1
+                seqs = [e["seq"] for e in batch["events"]]
+                if seqs != list(range(batch["from_seq"], batch["to_seq"] + 1)):
+                    problems += 1
+                last = batch["to_seq"]
+                if measuring.is_set():
+                    events += len(seqs)
+                    mine.extend([received - batch["server_time"]] * len(seqs))
+                client.ack(batch)
+            client.close()
+            with lock:
+                results.append({"events": events, "problems": problems})
+                latencies.extend(mine)
+
+        threads = [threading.Thread(target=one, daemon=True) for _ in range(count)]
+        for thread in threads:
+            thread.start()
+            time.sleep(0.005)
+        ready.wait()
+        time.sleep(1.0)
+        measuring.set()
+        peak = rss_mb(server.pid)
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            time.sleep(0.5)
+            peak = max(peak, rss_mb(server.pid))
+        measuring.clear()
+        stop.set()
+        for thread in threads:
+            thread.join(10)
+        health = server.health()
+        latencies.sort()
+        events = sum(r["events"] for r in results)
+        return {"sessions": count, "clients_done": len(results), "events": events,
+                "rate": events / seconds, "per_session": events / seconds / count,
+                "problems": sum(r["problems"] for r in results),
+                "p50": percentile(latencies, 50) * 1000, "p99": percentile(latencies, 99) * 1000,
+                "max": latencies[-1] * 1000 if latencies else float("nan"),
+                "base_mb": base_mb, "peak_mb": peak, "server_sessions": health["sessions"]}
+    finally:
+        server.stop()
+
+
+def slow_client(mode: str, seconds: float) -> dict:
+    server = start_app(mode)
+    try:
+        slow = Client(server.url, rcvbuf=4096)
+        slow.call("join", {"session": None})
+        slow.command(cmd="scenario", name="happy-path", script=False, config=FAST)
+        slow.command(cmd="speed", speed=200)
+        time.sleep(0.5)
+        before = rss_mb(server.pid)
+        slow.ws.send('42["command",{"cmd":"play"}]')  # and never read again
+        other = Client(server.url)
+        other.start(PER_SECOND_1K, 1.0)
+        latencies: list[float] = []
+        peak = before
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            stream(other, 0.5, latencies=latencies)
+            peak = max(peak, rss_mb(server.pid))
+        after = rss_mb(server.pid)
+        latencies.sort()
+        other.close()
+        slow.close()
+        return {"seconds": seconds, "before_mb": before, "peak_mb": peak, "after_mb": after,
+                "growth_mb": peak - before, "other_p99": percentile(latencies, 99) * 1000,
+                "other_events": len(latencies)}
+    finally:
+        server.stop()
+
+
+# ---------------------------------------------------------------------- the bare server
+
+
+def serve_bare(port: int, batch_events: int) -> None:
+    """A plain eventlet websocket server that sends ready-made ``events`` frames (the same
+    JSON a Socket.IO server sends, engine-made) as fast as the socket takes them."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+    import eventlet
+    import eventlet.websocket
+    import eventlet.wsgi
+
+    sys.path.insert(0, str(ROOT))
+    from engine.presets import preset_config
+    from engine.simulation import Simulation
+
+    sim = Simulation(preset_config("happy-path", FAST), keep_orders=False)
+    frames = []
+    t = 0.0
+    while len(frames) < 30:
+        t += 0.5
+        events = sim.advance(t, batch_events)
+        if len(events) < batch_events:
+            continue
+        batch = {"run": 1, "from_seq": events[0]["seq"], "to_seq": events[-1]["seq"],
+                 "t": sim.now, "playing": True, "speed": 200.0, "held": True,
+                 "events": events, "server_time": time.time()}
+        frames.append("42" + json.dumps(["events", batch], separators=(",", ":")))
+
+    @eventlet.websocket.WebSocketWSGI
+    def push(ws):
+        i = 0
+        try:
+            while True:
+                ws.send(frames[i % len(frames)])
+                i += 1
+        except OSError:
+            pass
+
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/ws":
+            return push(environ, start_response)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ready"]
+
+    eventlet.wsgi.server(eventlet.listen(("127.0.0.1", port)), app, log_output=False)
+
+
+# ---------------------------------------------------------------------- report
+
+
+def _line(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.server", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="short runs: a smoke test")
+    parser.add_argument("--modes", default="eventlet,threading",
+                        help="async modes to measure (default: eventlet,threading)")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--batch", type=int, default=4000, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve_bare:
+        serve_bare(args.serve_bare, args.batch)
+        return 0
+    modes = [m for m in args.modes.split(",") if m]
+    run_s = 3.0 if args.quick else 10.0
+    slow_s = 5.0 if args.quick else 30.0
+    sessions = 50 if args.quick else 200
+
+    _line(f"Server benchmark, {datetime.date.today()}, {os.cpu_count()} CPUs, "
+          f"Python {platform.python_version()}, {platform.machine()}; "
+          f"modes {', '.join(modes)}{' (quick)' if args.quick else ''}")
+    _line("-" * 86)
+    figures: dict = {"modes": {}}
+    for mode in modes:
+        figures["modes"][mode] = {}
+    _line(f"1. Throughput to one client, {run_s:.0f} s (scenario config {FAST}, speed 200)")
+    for mode in modes:
+        result = throughput(mode, run_s)
+        figures["modes"][mode]["throughput"] = result
+        _line(f"   socket.io {mode:9s} {result['rate']:>10,.0f} events/s   "
+              f"{result['batches']} batches of {result['batch_mean']:,.0f} events on average, "
+              f"seq problems {result['problems']}")
+    batch = round(figures["modes"][modes[0]]["throughput"]["batch_mean"]) or 4000
+    bare = bare_throughput(batch, run_s)
+    figures["bare"] = bare
+    _line(f"   bare websocket     {bare['rate']:>10,.0f} events/s   (eventlet.websocket, same "
+          f"frames, batches of {batch:,} events)")
+    for mode in modes:
+        ratio = figures["modes"][mode]["throughput"]["rate"] / bare["rate"]
+        figures["modes"][mode]["ratio"] = ratio
+        _line(f"   ratio {mode} / bare: {ratio:.2f}")
+    _line("-" * 86)
+    _line(f"2. Latency at about 1,000 events/s, {run_s:.0f} s (config {PER_SECOND_1K}, speed 1)")
+    for mode in modes:
+        r = latency(mode, run_s)
+        figures["modes"][mode]["latency"] = r
+        _line(f"   {mode:9s} {r['rate']:>6,.0f} events/s   emitted->received p50 {r['p50']:.2f} ms"
+              f"  p99 {r['p99']:.2f} ms  max {r['max']:.1f} ms;   due->received p50 "
+              f"{r['due_p50']:.1f} ms  p99 {r['due_p99']:.1f} ms")
+    _line("-" * 86)
+    _line(f"3. {sessions} sessions at once, about 50 events/s each, {run_s:.0f} s")
+    for mode in modes:
+        r = many_sessions(mode, sessions, run_s)
+        figures["modes"][mode]["sessions"] = r
+        _line(f"   {mode:9s} {r['clients_done']} clients, {r['rate']:,.0f} events/s in all "
+              f"({r['per_session']:.0f}/session); p50 {r['p50']:.2f} ms  p99 {r['p99']:.2f} ms  "
+              f"max {r['max']:.1f} ms")
+        _line(f"             lost or reordered: {r['problems']};  server RSS {r['base_mb']:.1f} MB"
+              f" idle, {r['peak_mb']:.1f} MB peak with {r['server_sessions']} sessions")
+    _line("-" * 86)
+    _line(f"4. A client that reads nothing for {slow_s:.0f} s at full speed (config {FAST}, "
+          "speed 200)")
+    for mode in modes:
+        r = slow_client(mode, slow_s)
+        figures["modes"][mode]["slow"] = r
+        _line(f"   {mode:9s} server RSS {r['before_mb']:.1f} MB before, {r['peak_mb']:.1f} MB "
+              f"peak: +{r['growth_mb']:.1f} MB;  another client meanwhile: p99 "
+              f"{r['other_p99']:.2f} ms over {r['other_events']:,} events")
+    _line("=" * 86)
+
+    checks = []
+    for mode in modes:
+        m = figures["modes"][mode]
+        checks += [
+            (m["throughput"]["rate"] >= TARGET_RATE, f"{mode}: >= 50,000 events/s to one client",
+             f"{m['throughput']['rate']:,.0f}/s"),
+            (m["ratio"] >= TARGET_RATIO, f"{mode}: >= half the bare websocket rate",
+             f"{m['ratio']:.2f}"),
+            (m["latency"]["p99"] <= TARGET_P99_1K_MS, f"{mode}: p99 <= 50 ms at 1,000 events/s",
+             f"{m['latency']['p99']:.2f} ms"),
+            (m["sessions"]["p99"] <= TARGET_P99_200_MS,
+             f"{mode}: {sessions} sessions p99 <= 100 ms", f"{m['sessions']['p99']:.2f} ms"),
+            (m["sessions"]["problems"] == 0 and m["sessions"]["clients_done"] == sessions,
+             f"{mode}: {sessions} sessions, zero lost or reordered",
+             f"{m['sessions']['problems']} problems"),
+            (m["slow"]["growth_mb"] < TARGET_SLOW_MB,
+             f"{mode}: reads nothing {slow_s:.0f} s: server grows < 50 MB",
+             f"+{m['slow']['growth_mb']:.1f} MB"),
+        ]
+    for ok, name, value in checks:
+        _line(f"  {'PASS' if ok else 'FAIL'}  {name:58s} {value}"
+              + ("" if ok else "   <<<<<<<< FAIL"))
+    _line("  all targets met" if all(c[0] for c in checks) else "  SOME TARGETS MISSED")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
