@@ -610,7 +610,9 @@ class Simulation:
                               "reason": N.DIVERGENCE_TEXT[name],
                               "began_seq": self._div_seq[order - self._base],
                               "state": _STATE_NAMES[self._state[order - self._base]],
-                              "credit_reserved": self._reserved[order - self._base]})
+                              "credit_reserved": self._reserved[order - self._base],
+                              "unbacked": self.held - self.approved_total
+                              - self.pending_reserved})
 
     def _check_invariant(self, order: int) -> None:
         """Credit held = approved orders' amounts + credit held for orders still in flight."""
@@ -681,6 +683,7 @@ class Simulation:
             "judgement": _VERDICT_NAMES[verdict],
             "consistent": verdict == _V_CONSISTENT,
             "divergence": _KIND_NAMES[self._kind[order - self._base]],
+            "reason": N.DIVERGENCE_TEXT.get(_KIND_NAMES[self._kind[order - self._base]]),
             "diverged_at_seq": div_seq if div_seq >= 0 else None,
             "created_at": self._created[order - self._base],
         }
