@@ -31,7 +31,6 @@ import json
 import os
 import platform
 import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -52,6 +51,7 @@ FAST = {"orders": 1_000_000, "order_interval": 0.0001, "credit_limit": 10**12}
 PER_SECOND_1K = {"orders": 1_000_000, "order_interval": 9 / 1000, "credit_limit": 10**12}
 PER_SECOND_50 = {"orders": 1_000_000, "order_interval": 9 / 50, "credit_limit": 10**12}
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+WARMUP = 1.0  # seconds of stream read and discarded before a measurement
 
 
 # ---------------------------------------------------------------------- processes
@@ -120,10 +120,11 @@ def start_app(mode: str) -> Process:
                    port, "/healthz")
 
 
-def start_bare(batch_events: int) -> Process:
+def start_bare(batch_events: int, live: bool) -> Process:
     port = free_port()
     return Process([sys.executable, "-m", "bench.server", "--serve-bare", str(port),
-                    "--batch", str(batch_events)], port, "/ready")
+                    "--batch", str(batch_events)] + (["--live"] if live else []),
+                   port, "/ready")
 
 
 # ---------------------------------------------------------------------- clients
@@ -180,12 +181,12 @@ class Client:
         return None
 
     def ack(self, batch: dict) -> None:
-        self.ws.send('42["ack",{"seq":%d,"run":%d}]' % (batch["to_seq"], batch["run"]))
+        self.ws.send(f'42["ack",{{"seq":{batch["to_seq"]},"run":{batch["run"]}}}]')
 
-    def start(self, config: dict, speed: float) -> float:
+    def start(self, config: dict, speed: float, seed: int = 1) -> float:
         """Join, set up the scenario, play; returns the wall time play was sent."""
         self.call("join", {"session": None})
-        self.run = self.command(cmd="scenario", name="happy-path", script=False,
+        self.run = self.command(cmd="scenario", name="happy-path", script=False, seed=seed,
                                 config=config)["run"]
         self.command(cmd="speed", speed=speed)
         started = time.time()
@@ -249,7 +250,7 @@ def throughput(mode: str, seconds: float) -> dict:
     try:
         client = Client(server.url)
         client.start(FAST, 200)
-        stream(client, 1.0)  # warm up
+        stream(client, WARMUP)
         began = time.perf_counter()
         result = stream(client, seconds)
         result["seconds"] = time.perf_counter() - began
@@ -260,11 +261,11 @@ def throughput(mode: str, seconds: float) -> dict:
         server.stop()
 
 
-def bare_throughput(batch_events: int, seconds: float) -> dict:
-    server = start_bare(batch_events)
+def bare_throughput(batch_events: int, seconds: float, live: bool) -> dict:
+    server = start_bare(batch_events, live)
     try:
         client = Client(server.url, path="/ws")
-        stream(client, 1.0)
+        stream(client, WARMUP)
         began = time.perf_counter()
         result = stream(client, seconds)
         result["seconds"] = time.perf_counter() - began
@@ -282,7 +283,7 @@ def latency(mode: str, seconds: float) -> dict:
         started = client.start(PER_SECOND_1K, 1.0)
         latencies: list[float] = []
         dues: list[float] = []
-        stream(client, 1.0)
+        stream(client, WARMUP)
         result = stream(client, seconds, latencies=latencies, due=(started, 1.0, dues))
         client.close()
         latencies.sort()
@@ -307,9 +308,9 @@ def many_sessions(mode: str, count: int, seconds: float) -> dict:
         lock = threading.Lock()
         latencies: list[float] = []
 
-        def one() -> None:
+        def one(seed: int) -> None:
             client = Client(server.url)
-            client.start(PER_SECOND_50, 1.0)
+            client.start(PER_SECOND_50, 1.0, seed)
             ready.wait()
             mine: list[float] = []
             events = problems = 0
@@ -339,19 +340,21 @@ def many_sessions(mode: str, count: int, seconds: float) -> dict:
                 results.append({"events": events, "problems": problems})
                 latencies.extend(mine)
 
-        threads = [threading.Thread(target=one, daemon=True) for _ in range(count)]
+        threads = [threading.Thread(target=one, args=(seed,), daemon=True)
+                   for seed in range(1, count + 1)]
         for thread in threads:
             thread.start()
             time.sleep(0.005)
         ready.wait()
-        time.sleep(1.0)
-        measuring.set()
+        time.sleep(WARMUP)
         peak = rss_mb(server.pid)
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            time.sleep(0.5)
+        began = time.monotonic()
+        measuring.set()
+        while time.monotonic() < began + seconds:
+            time.sleep(0.25)
             peak = max(peak, rss_mb(server.pid))
         measuring.clear()
+        seconds = time.monotonic() - began
         stop.set()
         for thread in threads:
             thread.join(10)
@@ -400,9 +403,11 @@ def slow_client(mode: str, seconds: float) -> dict:
 # ---------------------------------------------------------------------- the bare server
 
 
-def serve_bare(port: int, batch_events: int) -> None:
-    """A plain eventlet websocket server that sends ready-made ``events`` frames (the same
-    JSON a Socket.IO server sends, engine-made) as fast as the socket takes them."""
+def serve_bare(port: int, batch_events: int, live: bool) -> None:
+    """A plain eventlet websocket server that sends ``events`` frames (the same JSON text a
+    Socket.IO server sends) as fast as the socket takes them: made as it goes by the same
+    engine and json.dumps (``live``), or made before the first client and sent again and
+    again (the transport alone)."""
     import warnings
 
     warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
@@ -414,26 +419,34 @@ def serve_bare(port: int, batch_events: int) -> None:
     from engine.presets import preset_config
     from engine.simulation import Simulation
 
-    sim = Simulation(preset_config("happy-path", FAST), keep_orders=False)
-    frames = []
-    t = 0.0
-    while len(frames) < 30:
-        t += 0.5
-        events = sim.advance(t, batch_events)
-        if len(events) < batch_events:
-            continue
-        batch = {"run": 1, "from_seq": events[0]["seq"], "to_seq": events[-1]["seq"],
-                 "t": sim.now, "playing": True, "speed": 200.0, "held": True,
-                 "events": events, "server_time": time.time()}
-        frames.append("42" + json.dumps(["events", batch], separators=(",", ":")))
+    def frames(sim: Simulation):
+        """Batches of ``batch_events`` engine events, JSON-encoded as app.py sends them."""
+        t = 0.0
+        while True:
+            t += 0.5
+            events = sim.advance(t, batch_events)
+            if len(events) < batch_events:
+                continue
+            batch = {"run": 1, "from_seq": events[0]["seq"], "to_seq": events[-1]["seq"],
+                     "t": sim.now, "playing": True, "speed": 200.0, "held": True,
+                     "events": events, "server_time": time.time()}
+            yield "42" + json.dumps(["events", batch], separators=(",", ":"))
+
+    ready = [] if live else [f for f, _ in zip(frames(Simulation(
+        preset_config("happy-path", FAST), keep_orders=False)), range(30))]
 
     @eventlet.websocket.WebSocketWSGI
     def push(ws):
-        i = 0
         try:
-            while True:
-                ws.send(frames[i % len(frames)])
-                i += 1
+            if live:
+                for frame in frames(Simulation(preset_config("happy-path", FAST),
+                                               keep_orders=False)):
+                    ws.send(frame)
+            else:
+                i = 0
+                while True:
+                    ws.send(ready[i % len(ready)])
+                    i += 1
         except OSError:
             pass
 
@@ -456,19 +469,24 @@ def _line(text: str = "") -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.server", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short runs: a smoke test")
-    parser.add_argument("--modes", default="eventlet,threading",
-                        help="async modes to measure (default: eventlet,threading)")
+    parser.add_argument("--modes", default=None,
+                        help="async modes to measure (default: eventlet,threading; "
+                             "with --quick: eventlet)")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, default=4000, help=argparse.SUPPRESS)
+    parser.add_argument("--live", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_bare:
-        serve_bare(args.serve_bare, args.batch)
+        serve_bare(args.serve_bare, args.batch, args.live)
         return 0
-    modes = [m for m in args.modes.split(",") if m]
-    run_s = 3.0 if args.quick else 10.0
-    slow_s = 5.0 if args.quick else 30.0
-    sessions = 50 if args.quick else 200
+    modes = [m for m in (args.modes or ("eventlet" if args.quick else "eventlet,threading"))
+             .split(",") if m]
+    run_s = 1.5 if args.quick else 10.0
+    slow_s = 3.0 if args.quick else 30.0
+    sessions = 20 if args.quick else 200
+    global WARMUP
+    WARMUP = 0.5 if args.quick else 1.0
 
     _line(f"Server benchmark, {datetime.date.today()}, {os.cpu_count()} CPUs, "
           f"Python {platform.python_version()}, {platform.machine()}; "
@@ -485,14 +503,22 @@ def main(argv: list[str] | None = None) -> int:
               f"{result['batches']} batches of {result['batch_mean']:,.0f} events on average, "
               f"seq problems {result['problems']}")
     batch = round(figures["modes"][modes[0]]["throughput"]["batch_mean"]) or 4000
-    bare = bare_throughput(batch, run_s)
+    bare = bare_throughput(batch, run_s, live=True)
+    wire = bare_throughput(batch, run_s, live=False)
     figures["bare"] = bare
-    _line(f"   bare websocket     {bare['rate']:>10,.0f} events/s   (eventlet.websocket, same "
-          f"frames, batches of {batch:,} events)")
+    figures["bare_transport"] = wire
+    _line(f"   bare websocket     {bare['rate']:>10,.0f} events/s   eventlet.websocket: the same "
+          f"engine and json.dumps, batches of {batch:,},")
+    _line("                                          no Socket.IO, no pacing, no acks (the peer)")
+    _line(f"   bare, transport    {wire['rate']:>10,.0f} events/s   the same frames made once and "
+          "sent again and again (the client's limit)")
     for mode in modes:
         ratio = figures["modes"][mode]["throughput"]["rate"] / bare["rate"]
         figures["modes"][mode]["ratio"] = ratio
-        _line(f"   ratio {mode} / bare: {ratio:.2f}")
+        figures["modes"][mode]["ratio_transport"] = (
+            figures["modes"][mode]["throughput"]["rate"] / wire["rate"])
+        _line(f"   ratio {mode} / bare: {ratio:.2f}   (/ transport alone: "
+              f"{figures['modes'][mode]['ratio_transport']:.2f})")
     _line("-" * 86)
     _line(f"2. Latency at about 1,000 events/s, {run_s:.0f} s (config {PER_SECOND_1K}, speed 1)")
     for mode in modes:

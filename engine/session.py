@@ -203,8 +203,10 @@ class Session:
         """A socket attaches. Resume from ``last_seq`` if every later event is still
         buffered, else start it over from a snapshot. Returns (answer, messages)."""
         self.wall = now  # the run was frozen while detached: no jump in virtual time
-        if (last_seq is not None and (run is None or run == self.run)
-                and self.acked <= last_seq <= self.sent):
+        # Without a run number, a last_seq is only trusted once the client has acknowledged
+        # the current run's snapshot: before that it may be a seq of the previous run.
+        same_run = run == self.run if run is not None else self.awaiting_ack is None
+        if last_seq is not None and same_run and self.acked <= last_seq <= self.sent:
             self.acked = last_seq
             self._trim()
             messages: list[Message] = []

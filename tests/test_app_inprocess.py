@@ -387,6 +387,7 @@ def test_cli_defaults_and_environment():
     (["--allow-origin", "*"], {}),
     (["--grace", "-1"], {}),
     (["--bogus"], {}),
+    (["--async", "threading"], {}),  # no abbreviations: the mode is read before parsing
     ([], {"AMO_PORT": "99999"}),
     ([], {"AMO_ASYNC_MODE": "asyncio"}),
     ([], {"AMO_ALLOW_ORIGINS": "evil"}),

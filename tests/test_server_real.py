@@ -56,7 +56,7 @@ def health(server: ServerProcess) -> dict:
 class Follower:
     """A python-socketio client that follows its session the way the page does."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, transports: list[str] | None = None) -> None:
         self.sio = socketio.Client(reconnection=False)
         self.cond = threading.Condition()
         self.events: list[dict] = []
@@ -73,7 +73,7 @@ class Follower:
         self.sio.on("clock", lambda p: self._note(self.clocks, p))
         self.sio.on("error", lambda p: self._note(self.errors, p))
         self.sio.on("detached", lambda p: self._note(self.detached, p))
-        self.sio.connect(url, transports=["websocket"], wait_timeout=10)
+        self.sio.connect(url, transports=transports or ["websocket"], wait_timeout=10)
 
     def _note(self, bucket: list, payload) -> None:
         with self.cond:
@@ -174,6 +174,21 @@ def test_a_scenario_streams_exactly_the_engines_events(server, follower):
     assert "sender-timeout" in client.types()
     assert client.batches < len(expected)  # batched per frame
     assert client.problems == []
+
+
+@pytest.mark.parametrize("transports", [["polling"], ["polling", "websocket"]])
+def test_long_polling_and_the_upgrade_to_websocket_stream_too(server, transports):
+    client = Follower(server.url, transports)
+    try:
+        client.join()
+        client.command("scenario", name="request-lost")
+        client.command("speed", speed=8)
+        client.command("play")
+        expected = reference_events("request-lost")
+        client.wait_for(lambda: len(client.events) >= len(expected))
+        assert client.events == expected and client.problems == []
+    finally:
+        client.close()
 
 
 def test_every_command_is_acknowledged(server, follower):

@@ -445,6 +445,31 @@ def test_resume_from_a_seq_no_longer_buffered_gets_a_snapshot():
     assert joined.answer["resumed"] is False
 
 
+def test_resume_right_after_a_new_run_needs_the_run_number():
+    store = SessionStore()
+    joined = store.join("a", None, None, None, 0.0)
+    session = joined.session
+    client = Client(session)
+    client.receive(joined.messages)
+    client.command("speed", 0.0, speed=50)
+    client.command("play", 0.0)
+    client.run(0.0, 1.0)
+    old_last = client.last_seq
+    # Reset; the snapshot and the new run's first events go out, then the line drops
+    # before the client saw any of it.
+    session.command(cmd("reset"), 1.0)
+    session.command(cmd("speed", speed=50), 1.0)
+    session.command(cmd("play"), 1.0)
+    for i in range(1, 30):
+        session.tick(1.0 + i / FPS)
+    assert session.sent >= old_last
+    store.leave("a", 2.0)
+    # The client's last_seq belongs to the old run: without a run number, a snapshot.
+    joined = store.join("b", session.token, old_last, None, 3.0)
+    assert joined.answer["resumed"] is False
+    assert joined.messages[0][0] == "snapshot"
+
+
 def test_resume_with_nothing_missed_sends_a_clock():
     store = SessionStore()
     joined = store.join("a", None, None, None, 0.0)

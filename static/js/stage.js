@@ -1,6 +1,18 @@
-// The stage canvas: the request leg and the reply leg between the two service nodes,
-// the messages on them as tokens placed by virtual time, and the marks of lost messages.
+// The stage canvas: the request leg and the reply leg between the two service nodes, the
+// messages on them as tokens placed by virtual time, and the marks of lost messages.
 // Canvas, not SVG: ten thousand tokens must still draw at 60 fps.
+//
+// The canvas is cut into horizontal bands so that no text is ever drawn over text:
+//
+//   top strip     clock · "request leg →  ✂ loses 5%  ✗ 8 lost" · ⚡ crash before processing
+//   request lanes tokens on the request leg (lane 0 on the line, lane 1 towards the middle)
+//   middle strip  caption of the latest request loss · banner or hint · latest reply loss
+//   reply lanes   tokens on the reply leg
+//   bottom strip  "← reply leg ..." · ⚡ crash after processing
+//
+// Every piece of text drawn in a frame is registered with its box; a text whose box would
+// cross one already drawn (or a DOM element on the stage: the clock, the crash switches)
+// is left out or replaced by a shorter variant.
 
 const KIND_STYLE = {
   OrderCreated: { fill: "#1d4ed8", text: "#fff", icon: "✉" },
@@ -10,10 +22,21 @@ const KIND_STYLE = {
 };
 const LEG_COLOR = { request: "#1d4ed8", reply: "#0f7a3a" };
 const LOST_COLOR = "#c1121f";
-const FULL_LABEL_LIMIT = 4; // up to this many tokens: "✉ OrderCreated #3"
-const LABEL_LIMIT = 60; // up to this many: compact "✉3"; beyond: small marks, no labels
-const FONT = "600 16px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
-const SMALL_FONT = "600 15px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
+const WARN = "#92400e";
+const LABEL_LIMIT = 60; // up to this many tokens: labels where they fit; beyond, grouped marks
+const TOKEN_H = 26;
+const LANE_STEP = 29;
+const LANES = 2;
+const BEND = 8; // how far the middle of a leg bows out, px
+const STRIP = 30; // height of the top and bottom strips
+const FONT = "700 16px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
+const SMALL_FONT = "700 15px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
+const HINT_FONT = "400 15px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
+const BANNER_MS = 2600;
+
+function overlaps(a, b) {
+  return a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3];
+}
 
 export class Stage {
   constructor(canvas, stageEl, senderEl, receiverEl, store, clock) {
@@ -29,6 +52,10 @@ export class Stage {
     this.reducedMotion = false;
     this.onLegClick = null;
     this.widths = new Map();
+    this.laneOf = new Map(); // msg -> lane it had last frame (tokens keep their lane)
+    this.texts = []; // boxes of the text drawn this frame: [x0, y0, x1, y1, text, kind]
+    this.tokenBoxes = []; // boxes of the labelled tokens drawn this frame
+    this.obstacles = [];
     this.resize();
     new ResizeObserver(() => this.resize()).observe(stageEl);
     canvas.addEventListener("pointermove", (ev) => this.pointer(ev));
@@ -40,32 +67,60 @@ export class Stage {
   }
 
   resize() {
-    const r = this.stageEl.getBoundingClientRect();
+    const r = this.canvas.parentElement.getBoundingClientRect();
+    const b = this.stageEl.clientLeft || 0; // the canvas fills the padding box
+    const left = r.left + b;
+    const topEdge = r.top + (this.stageEl.clientTop || 0);
+    const w = this.stageEl.clientWidth || r.width;
+    const h = this.stageEl.clientHeight || r.height;
     const dpr = Math.min(2, window.devicePixelRatio || 1);
-    this.w = r.width;
-    this.h = r.height;
-    this.canvas.width = Math.round(r.width * dpr);
-    this.canvas.height = Math.round(r.height * dpr);
-    this.canvas.style.width = `${r.width}px`;
-    this.canvas.style.height = `${r.height}px`;
+    this.w = w;
+    this.h = h;
+    this.canvas.width = Math.round(w * dpr);
+    this.canvas.height = Math.round(h * dpr);
+    this.canvas.style.width = `${w}px`;
+    this.canvas.style.height = `${h}px`;
     this.dpr = dpr;
     const s = this.senderEl.getBoundingClientRect();
     const v = this.receiverEl.getBoundingClientRect();
-    const x0 = s.right - r.left + 6;
-    const x1 = v.left - r.left - 6;
-    const top = Math.max(s.top, v.top) - r.top;
-    const bottom = Math.min(s.bottom, v.bottom) - r.top;
-    const span = bottom - top;
-    const yReq = top + span * 0.27;
-    const yRep = top + span * 0.73;
-    const bend = Math.min(70, span * 0.22);
+    const x0 = s.right - left + 6;
+    const x1 = v.left - left - 6;
+    const top = Math.max(s.top, v.top) - topEdge;
+    const bottom = Math.min(s.bottom, v.bottom) - topEdge;
+    // The lanes hug the strips: the middle of a leg bows BEND px outwards, a token is
+    // TOKEN_H tall, so lane 0 sits that far inside the strip.
+    const yReq = Math.max(top + 12, STRIP + BEND + TOKEN_H / 2);
+    const yRep = Math.min(bottom - 12, h - STRIP - BEND - TOKEN_H / 2);
     const mid = (x0 + x1) / 2;
     this.legs = {
-      request: { p0: [x0, yReq], c: [mid, yReq - bend], p1: [x1, yReq] },
-      reply: { p0: [x1, yRep], c: [mid, yRep + bend], p1: [x0, yRep] },
+      request: { p0: [x0, yReq], c: [mid, yReq - 2 * BEND], p1: [x1, yReq], dir: 1 },
+      reply: { p0: [x1, yRep], c: [mid, yRep + 2 * BEND], p1: [x0, yRep], dir: -1 },
     };
     for (const g of Object.values(this.legs)) g.len = Math.max(1, Math.abs(g.p1[0] - g.p0[0]));
+    this.span = [Math.min(x0, x1), Math.max(x0, x1)];
+    // The middle strip, between the inner edges of the two lane bands.
+    const reqInner = yReq + (LANES - 1) * LANE_STEP + TOKEN_H / 2;
+    const repInner = yRep - (LANES - 1) * LANE_STEP - TOKEN_H / 2;
+    this.rows = {
+      requestCaption: reqInner + 11,
+      replyCaption: repInner - 11,
+      middle: (reqInner + repInner) / 2,
+      top: STRIP / 2,
+      bottom: h - STRIP / 2,
+    };
+    this.measureObstacles();
     this.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  }
+
+  /** DOM pieces drawn over the canvas that text must keep clear of (clock, crash switches). */
+  measureObstacles() {
+    const c = this.canvas.getBoundingClientRect();
+    this.obstacles = [];
+    for (const el of this.stageEl.querySelectorAll(".clock, .crash-chip")) {
+      const e = el.getBoundingClientRect();
+      if (e.width) this.obstacles.push([e.left - c.left - 6, e.top - c.top, e.right - c.left + 6, e.bottom - c.top]);
+    }
+    this.obstaclesAt = performance.now();
   }
 
   /** Where a token `w` px wide is at progress p: its edges, not its centre, meet the nodes. */
@@ -90,9 +145,12 @@ export class Stage {
     let best = null;
     let bestD = 30 * 30;
     for (const leg of ["request", "reply"]) {
+      const dir = this.legs[leg].dir;
       for (let i = 0; i <= 40; i++) {
         const [px, py] = this.point(leg, i / 40);
-        const d = (px - x) ** 2 + (py - y) ** 2;
+        // The whole lane band counts, not only the line.
+        const dy = (y - py) * dir;
+        const d = (px - x) ** 2 + (dy < 0 ? dy * dy : Math.max(0, dy - (LANES - 1) * LANE_STEP) ** 2);
         if (d < bestD) {
           bestD = d;
           best = leg;
@@ -126,15 +184,85 @@ export class Stage {
     return w;
   }
 
+  // ----------------------------------------------------------------- text registry
+  /** The free stretch of a text row around the legs: between the DOM pieces in that row. */
+  rowBounds(cy) {
+    const centre = (this.span[0] + this.span[1]) / 2;
+    let lo = 8;
+    let hi = this.w - 8;
+    for (const o of this.obstacles) {
+      if (o[1] >= cy + 10 || o[3] <= cy - 10) continue;
+      if ((o[0] + o[2]) / 2 < centre) lo = Math.max(lo, o[2]);
+      else hi = Math.min(hi, o[0]);
+    }
+    return [lo, hi];
+  }
+
+  free(box) {
+    for (const o of this.obstacles) if (overlaps(o, box)) return false;
+    for (const t of this.texts) if (overlaps(t, box)) return false;
+    return true;
+  }
+
+  /**
+   * Draw one line of text made of [text, colour] parts, centred at (cx, cy) and kept
+   * within [lo, hi]; with `pill`, on a filled rounded box. The first variant that fits
+   * without crossing other text is drawn; returns whether one was.
+   */
+  label(variants, cx, cy, { font = FONT, lo = 0, hi = this.w, pill = null, kind = "text" } = {}) {
+    const ctx = this.ctx;
+    const padX = pill ? 8 : 2;
+    const hh = pill ? 12 : 10;
+    for (const parts of variants) {
+      let w = 0;
+      for (const [t] of parts) w += this.textWidth(t, font);
+      const half = w / 2 + padX;
+      if (2 * half > hi - lo) continue;
+      const x = Math.max(lo + half, Math.min(hi - half, cx));
+      const box = [x - half, cy - hh, x + half, cy + hh];
+      if (!this.free(box)) continue;
+      this.texts.push([...box, parts.map((p) => p[0]).join(""), kind]);
+      ctx.save();
+      if (pill) {
+        ctx.fillStyle = pill.fill;
+        ctx.beginPath();
+        roundRect(ctx, box[0], box[1], box[2] - box[0], box[3] - box[1], 6);
+        ctx.fill();
+        if (pill.stroke) {
+          ctx.strokeStyle = pill.stroke;
+          ctx.lineWidth = 2;
+          ctx.stroke();
+        }
+      }
+      ctx.font = font;
+      ctx.textAlign = "left";
+      ctx.textBaseline = "middle";
+      let px = x - w / 2;
+      for (const [t, color] of parts) {
+        ctx.fillStyle = color;
+        ctx.fillText(t, px, cy + 1);
+        px += this.textWidth(t, font);
+      }
+      ctx.restore();
+      return true;
+    }
+    return false;
+  }
+
   // ----------------------------------------------------------------- drawing
   draw(t, now) {
     const ctx = this.ctx;
     ctx.clearRect(0, 0, this.w, this.h);
+    if (now - this.obstaclesAt > 500) this.measureObstacles(); // the switches change width
+    this.texts = [];
+    this.tokenBoxes = [];
     const failures = this.store.failures;
     this.drawLeg("request", failures["request-lost"]);
     this.drawLeg("reply", failures["reply-lost"]);
+    const layout = this.layoutTokens(t);
     this.drawLost(now);
-    const n = this.drawTokens(t);
+    this.drawMiddle(now);
+    const n = layout ? this.drawLabelled(layout) : this.drawGrouped(t);
     this.drawFlashes(now);
     return n;
   }
@@ -170,24 +298,36 @@ export class Stage {
     ctx.lineTo(ax - 20 * Math.cos(ang + 0.45), ay - 20 * Math.sin(ang + 0.45));
     ctx.closePath();
     ctx.fill();
-    // Label, above the request leg and below the reply leg.
-    const [mx, my] = this.point(leg, 0.5);
-    const dy = leg === "request" ? -22 : 30;
-    const lost = this.store.lostTotal[leg];
-    let label = leg === "request" ? "request leg  →" : "←  reply leg";
-    if (losing) label += failure.mode === "next" ? "   ✂ loses the next message" : "   ✂ loses every message";
-    else if (prob > 0) label += `   ✂ loses ${Math.round(prob * 100)}%`;
-    ctx.font = FONT;
-    ctx.textAlign = "center";
-    ctx.textBaseline = "middle";
-    ctx.fillStyle = losing ? LOST_COLOR : "#1f2937";
-    ctx.fillText(label, mx, my + dy);
-    if (lost) {
-      ctx.font = SMALL_FONT;
-      ctx.fillStyle = LOST_COLOR;
-      ctx.fillText(`✗ ${lost.toLocaleString("en-US")} lost`, mx, my + dy + (leg === "request" ? -22 : 22));
-    }
     ctx.restore();
+    // The label, outside the lanes: the request leg's in the top strip, the reply leg's in
+    // the bottom strip. Shorter variants when space is short.
+    const name = leg === "request" ? "request leg  →" : "←  reply leg";
+    const short = leg === "request" ? "request →" : "← reply";
+    const color = losing ? LOST_COLOR : leg === "request" ? "#1e3a8a" : "#14532d";
+    let loss = null;
+    let lossShort = null;
+    if (losing) {
+      loss = failure.mode === "next" ? "✂ loses the next message" : "✂ loses every message";
+      lossShort = failure.mode === "next" ? "✂ next" : "✂ all";
+    } else if (prob > 0) {
+      loss = `✂ loses ${Math.round(prob * 100)}%`;
+      lossShort = `✂ ${Math.round(prob * 100)}%`;
+    }
+    const lost = this.store.lostTotal[leg];
+    const lostText = lost ? `✗ ${lost.toLocaleString("en-US")} lost` : null;
+    const build = (n, l, x) => {
+      const parts = [[n, color]];
+      if (l) parts.push([`   ${l}`, LOST_COLOR]);
+      if (x) parts.push([`   ${x}`, LOST_COLOR]);
+      return parts;
+    };
+    const variants = [
+      build(name, loss, lostText), build(short, loss, lostText), build(short, lossShort, lostText),
+      build(short, lossShort, null), build(short, null, null),
+    ];
+    const cy = leg === "request" ? this.rows.top : this.rows.bottom;
+    const [lo, hi] = this.rowBounds(cy);
+    this.label(variants, (this.span[0] + this.span[1]) / 2, cy, { lo, hi, kind: `leg-${leg}` });
   }
 
   curve(g) {
@@ -197,20 +337,130 @@ export class Stage {
     ctx.quadraticCurveTo(g.c[0], g.c[1], g.p1[0], g.p1[1]);
   }
 
-  drawTokens(t) {
-    const tokens = this.store.tokens;
-    const n = tokens.size;
-    if (n === 0) return 0;
-    const quant = this.reducedMotion ? 10 : 0;
-    if (n <= LABEL_LIMIT) {
-      const full = n <= FULL_LABEL_LIMIT;
-      for (const m of tokens.values()) this.drawLabelled(m, this.progress(m, t, quant), n, full);
-      return n;
+  progress(m, t, quant) {
+    const span = m.arrives_at - m.sent_at;
+    let p = span > 0 ? (t - m.sent_at) / span : 1;
+    p = p < 0 ? 0 : p > 1 ? 1 : p;
+    if (quant) p = Math.round(p * quant) / quant;
+    return p;
+  }
+
+  tokenLabels(m) {
+    const style = KIND_STYLE[m.kind] || KIND_STYLE.MetricSample;
+    if (m.kind === "MetricSample") {
+      const v = typeof m.value === "number" ? m.value.toFixed(1) : "";
+      return [`${style.icon} ${v}`.trim()];
     }
+    return [`${style.icon} ${m.kind} #${m.order}`, `${style.icon} #${m.order}`];
+  }
+
+  /**
+   * Few tokens: give each a lane and the longest label that fits without touching its
+   * neighbours (oldest first, each keeping its lane of the last frame when it can). Many
+   * tokens: null, the grouped drawing takes over.
+   */
+  layoutTokens(t) {
+    const tokens = this.store.tokens;
+    if (tokens.size > LABEL_LIMIT) {
+      this.laneOf.clear();
+      return null;
+    }
+    const quant = this.reducedMotion ? 10 : 0;
+    const out = [];
+    const lanes = new Map();
+    for (const leg of ["request", "reply"]) {
+      const list = [];
+      for (const m of tokens.values()) if (m.leg === leg) list.push(m);
+      list.sort((a, b) => a.sent_at - b.sent_at || a.msg - b.msg);
+      const used = Array.from({ length: LANES }, () => []);
+      const dir = this.legs[leg].dir;
+      for (const m of list) {
+        const p = this.progress(m, t, quant);
+        let placed = null;
+        for (const text of this.tokenLabels(m)) {
+          const w = this.textWidth(text, FONT) + 18;
+          const [x, y] = this.tokenPoint(leg, p, w);
+          const x0 = x - w / 2 - 3;
+          const x1 = x + w / 2 + 3;
+          const prev = this.laneOf.get(m.msg);
+          const order = prev === undefined ? [...used.keys()] : [prev, ...[...used.keys()].filter((k) => k !== prev)];
+          for (const lane of order) {
+            if (used[lane].every(([a, b]) => x1 <= a || b <= x0)) {
+              used[lane].push([x0, x1]);
+              placed = { m, text, w, x, y: y + dir * lane * LANE_STEP, lane };
+              break;
+            }
+          }
+          if (placed) break;
+        }
+        if (!placed) {
+          const [x, y] = this.tokenPoint(leg, p, 12);
+          placed = { m, text: null, w: 12, x, y, lane: 0 };
+        }
+        lanes.set(m.msg, placed.lane);
+        out.push(placed);
+      }
+    }
+    this.laneOf = lanes;
+    return out;
+  }
+
+  drawLabelled(layout) {
+    const ctx = this.ctx;
+    const hl = this.highlight;
+    // Unlabelled marks first: labelled tokens are drawn over them, never under.
+    for (const tk of layout) {
+      if (tk.text) continue;
+      const style = KIND_STYLE[tk.m.kind] || KIND_STYLE.MetricSample;
+      ctx.fillStyle = style.fill;
+      ctx.strokeStyle = "#fff";
+      ctx.lineWidth = 2;
+      ctx.beginPath();
+      ctx.rect(tk.x - 6, tk.y - 6, 12, 12);
+      ctx.fill();
+      ctx.stroke();
+    }
+    ctx.save();
+    ctx.font = FONT;
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    for (const tk of layout) {
+      if (!tk.text) continue;
+      const style = KIND_STYLE[tk.m.kind] || KIND_STYLE.MetricSample;
+      const box = [tk.x - tk.w / 2, tk.y - TOKEN_H / 2, tk.x + tk.w / 2, tk.y + TOKEN_H / 2];
+      this.tokenBoxes.push([...box, tk.text, tk.m.leg]);
+      this.texts.push([...box, tk.text, "token"]);
+      ctx.fillStyle = style.fill;
+      ctx.strokeStyle = "#fff";
+      ctx.lineWidth = 2;
+      ctx.beginPath();
+      const r = tk.m.kind === "OrderCreated" ? 4 : TOKEN_H / 2; // request: envelope corners; reply: pill
+      roundRect(ctx, box[0], box[1], tk.w, TOKEN_H, r);
+      ctx.fill();
+      ctx.stroke();
+      ctx.fillStyle = style.text;
+      ctx.fillText(tk.text, tk.x, tk.y + 1);
+    }
+    ctx.restore();
+    if (hl) {
+      for (const tk of layout) {
+        if (tk.m.msg === hl.msg || (hl.order && tk.m.order === hl.order)) {
+          this.ring(tk.x, tk.y, tk.w / 2 + 10, TOKEN_H / 2 + 8);
+        }
+      }
+    }
+    return layout.length;
+  }
+
+  drawGrouped(t) {
     // Many tokens: one path per kind, small shapes, no labels. Thousands of tokens crowd
     // a thin band, so they are binned on a 2 px grid per lane: one rectangle per occupied
     // cell (what the eye sees is the same; a path of 10,000 overlapping rectangles costs
-    // the rasterizer far more than the ~1,000 cells they cover).
+    // the rasterizer far more than the ~1,000 cells they cover). The nine lanes stay
+    // inside the leg's band, clear of the label strips.
+    const tokens = this.store.tokens;
+    const n = tokens.size;
+    const quant = this.reducedMotion ? 10 : 0;
     const ctx = this.ctx;
     const cols = Math.ceil(this.w / 2) + 2;
     if (!this.grid || this.grid.length !== cols * 9) this.grid = new Uint8Array(cols * 9);
@@ -235,7 +485,8 @@ export class Stage {
         const cell = (Math.max(0, Math.round(x / 2)) % cols) * 9 + lane;
         if (grid[cell]) continue;
         grid[cell] = 1;
-        ctx.rect(x - w / 2, y + (lane - 4) * 4 - h / 2, w, h);
+        const dy = (lane * 4 - 6) * (m.leg === "request" ? 1 : -1);
+        ctx.rect(x - w / 2, y + dy - h / 2, w, h);
       }
       ctx.fill();
     }
@@ -249,45 +500,6 @@ export class Stage {
       }
     }
     return n;
-  }
-
-  progress(m, t, quant) {
-    const span = m.arrives_at - m.sent_at;
-    let p = span > 0 ? (t - m.sent_at) / span : 1;
-    p = p < 0 ? 0 : p > 1 ? 1 : p;
-    if (quant) p = Math.round(p * quant) / quant;
-    return p;
-  }
-
-  drawLabelled(m, p, n, full) {
-    const ctx = this.ctx;
-    const style = KIND_STYLE[m.kind] || KIND_STYLE.MetricSample;
-    const label = full
-      ? (m.order ? `${style.icon} ${m.kind} #${m.order}` : `${style.icon} ${m.kind}`)
-      : (m.order ? `${style.icon}${m.order}` : style.icon);
-    const w = this.textWidth(label, full ? FONT : SMALL_FONT) + (full ? 20 : 12);
-    let [x, y] = this.tokenPoint(m.leg, p, w);
-    // Spread neighbours over lanes so their labels do not cover each other.
-    if (full) y += n > 2 ? ((m.msg % 3) - 1) * 26 : 0;
-    else y += ((m.msg % 5) - 2) * 15;
-    const h = full ? 28 : 22;
-    const hl = this.highlight && (this.highlight.msg === m.msg || (this.highlight.order && this.highlight.order === m.order));
-    ctx.save();
-    ctx.fillStyle = style.fill;
-    ctx.strokeStyle = "#fff";
-    ctx.lineWidth = 2;
-    ctx.beginPath();
-    const r = m.kind === "OrderCreated" ? 4 : h / 2; // request: envelope corners; reply: pill
-    roundRect(ctx, x - w / 2, y - h / 2, w, h, r);
-    ctx.fill();
-    ctx.stroke();
-    ctx.fillStyle = style.text;
-    ctx.font = full ? FONT : SMALL_FONT;
-    ctx.textAlign = "center";
-    ctx.textBaseline = "middle";
-    ctx.fillText(label, x, y + 1);
-    ctx.restore();
-    if (hl) this.ring(x, y, w / 2 + 10, h / 2 + 10);
   }
 
   ring(x, y, rx, ry = rx) {
@@ -311,13 +523,12 @@ export class Stage {
     const ctx = this.ctx;
     const many = lost.length > 30;
     const hl = this.highlight;
-    // Older marks: small crosses in one path.
+    const detailFrom = many ? lost.length - 6 : 0;
+    // Older marks: one small cross per 4 px cell (marks pile up where losses happen).
     ctx.save();
     ctx.strokeStyle = LOST_COLOR;
     ctx.lineWidth = 3;
     ctx.beginPath();
-    const detailFrom = many ? lost.length - 6 : 0;
-    // Older marks: one small cross per 4 px cell (marks pile up where losses happen).
     const seen = new Set();
     for (let i = detailFrom - 1; i >= 0; i--) {
       const l = lost[i];
@@ -332,13 +543,12 @@ export class Stage {
     }
     ctx.stroke();
     ctx.restore();
-    this.captions = [];
-    for (let i = lost.length - 1; i >= detailFrom; i--) this.drawBroken(lost[i], now);
+    for (let i = detailFrom; i < lost.length; i++) this.drawBroken(lost[i], now);
     if (hl) {
       for (const l of lost) {
         if (l.msg === hl.msg || (hl.order && l.order === hl.order)) {
           const [x, y] = this.markPos(l);
-          this.ring(x, y, 30, 24);
+          this.ring(x, y, 30, 20);
         }
       }
     }
@@ -347,11 +557,12 @@ export class Stage {
   markPos(l) {
     if (l.leg === "request" && l.reason === "receiver-down") {
       const [x, y] = this.tokenPoint("request", 1, 60);
-      return [x - (l.msg % 4) * 16, y];
+      return [x - (l.msg % 4) * 14, y];
     }
-    const [x, y] = this.tokenPoint(l.leg, Math.min(1, Math.max(0, l.at)), 140);
-    const off = this.store.lost.length > 30 ? ((l.msg % 9) - 4) * 4 : 0;
-    return [x, y + off];
+    const [x, y] = this.tokenPoint(l.leg, Math.min(1, Math.max(0, l.at)), 60);
+    // Piles of marks spread towards the middle, inside the leg's band.
+    const off = this.store.lost.length > 30 ? ((l.msg % 9) - 2) * 4 : 0;
+    return [x, y + off * this.legs[l.leg].dir];
   }
 
   // A lost message: the token split in two where it was lost, with a red cross, kept.
@@ -366,33 +577,22 @@ export class Stage {
     ctx.translate(x, y);
     ctx.globalAlpha = 0.9;
     ctx.fillStyle = style.fill;
-    // Left half, tilted down; right half, tilted up: a broken token.
-    ctx.save();
-    ctx.translate(-gap, 0);
-    ctx.rotate(-0.25 * open);
-    ctx.beginPath();
-    ctx.moveTo(-26, -12);
-    ctx.lineTo(0, -12);
-    ctx.lineTo(-6, -4);
-    ctx.lineTo(2, 3);
-    ctx.lineTo(-4, 12);
-    ctx.lineTo(-26, 12);
-    ctx.closePath();
-    ctx.fill();
-    ctx.restore();
-    ctx.save();
-    ctx.translate(gap, 0);
-    ctx.rotate(0.25 * open);
-    ctx.beginPath();
-    ctx.moveTo(26, -12);
-    ctx.lineTo(0, -12);
-    ctx.lineTo(-6, -4);
-    ctx.lineTo(2, 3);
-    ctx.lineTo(-4, 12);
-    ctx.lineTo(26, 12);
-    ctx.closePath();
-    ctx.fill();
-    ctx.restore();
+    for (const side of [-1, 1]) {
+      // Left half tilted down, right half tilted up: a broken token.
+      ctx.save();
+      ctx.translate(side * gap, 0);
+      ctx.rotate(side * 0.25 * open);
+      ctx.beginPath();
+      ctx.moveTo(side * 26, -11);
+      ctx.lineTo(0, -11);
+      ctx.lineTo(-6, -4);
+      ctx.lineTo(2, 3);
+      ctx.lineTo(-4, 11);
+      ctx.lineTo(side * 26, 11);
+      ctx.closePath();
+      ctx.fill();
+      ctx.restore();
+    }
     ctx.globalAlpha = 1;
     // The red cross in a white disc.
     ctx.fillStyle = "#fff";
@@ -409,28 +609,53 @@ export class Stage {
     ctx.moveTo(5, -5);
     ctx.lineTo(-5, 5);
     ctx.stroke();
-    // Caption under (request leg: above) the mark.
-    ctx.font = SMALL_FONT;
-    ctx.textAlign = "center";
-    ctx.textBaseline = "middle";
-    ctx.fillStyle = LOST_COLOR;
-    const who = l.order ? `${l.kind} #${l.order}` : l.kind;
-    const text = `${who} lost`;
-    // Keep the caption between the nodes.
-    const half = this.textWidth(text, SMALL_FONT) / 2;
-    const g = this.legs[l.leg];
-    const lo = Math.min(g.p0[0], g.p1[0]) + half + 4;
-    const hi = Math.max(g.p0[0], g.p1[0]) - half - 4;
-    const cx = Math.max(lo, Math.min(hi, x)) - x;
-    const cy = l.leg === "request" ? 28 : -28;
-    // Newest first; a caption that would overlap a newer one is left out.
-    const box = [x + cx - half, y + cy - 10, x + cx + half, y + cy + 10];
-    const clash = this.captions.some((b) => b[0] < box[2] && box[0] < b[2] && b[1] < box[3] && box[1] < b[3]);
-    if (!clash) {
-      this.captions.push(box);
-      ctx.fillText(text, cx, cy);
-    }
     ctx.restore();
+  }
+
+  /** The latest loss of a leg, the newest events first. */
+  latestLoss(leg) {
+    const lost = this.store.lost;
+    for (let i = lost.length - 1; i >= 0; i--) if (lost[i].leg === leg) return lost[i];
+    return null;
+  }
+
+  // The middle strip, most important first: the moment an order diverges (a banner), the
+  // caption of the latest loss on each leg, a sender's timeout, and the hint.
+  drawMiddle(now) {
+    const [lo, hi] = this.span;
+    const mid = (lo + hi) / 2;
+    const flashes = this.store.flashes;
+    let diverged = null;
+    let timeout = null;
+    for (const f of flashes) {
+      if (f.kind === "diverged" && now - f.wall < BANNER_MS) diverged = f;
+      if (f.kind === "timeout" && f.until > now) timeout = f;
+    }
+    if (diverged && !this.reducedMotion) {
+      this.label([[[`⚠ Order #${diverged.order}: the two services' states part here`, "#fff"]],
+        [[`⚠ Order #${diverged.order}: states part here`, "#fff"]], [[`⚠ #${diverged.order} diverges`, "#fff"]]],
+      mid, this.rows.middle, { lo, hi, pill: { fill: LOST_COLOR, stroke: "#000" }, kind: "banner" });
+    }
+    for (const leg of ["request", "reply"]) {
+      const l = this.latestLoss(leg);
+      if (!l) continue;
+      const [x] = this.markPos(l);
+      const who = l.order ? `${l.kind} #${l.order}` : l.kind;
+      const variants = l.reason === "receiver-down"
+        ? [[[`✗ ${who} lost: receiver down`, LOST_COLOR]], [[`✗ ${who} lost`, LOST_COLOR]]]
+        : [[[`✗ ${who} lost`, LOST_COLOR]], [[`✗ #${l.order} lost`, LOST_COLOR]]];
+      const row = leg === "request" ? this.rows.requestCaption : this.rows.replyCaption;
+      this.label(variants, x, row, { font: SMALL_FONT, lo, hi, kind: `caption-${leg}` });
+    }
+    if (timeout) {
+      this.label([[["? ", WARN], [`Order #${timeout.order}: no reply in time. What happened?`, WARN]],
+        [["? ", WARN], [`#${timeout.order}: no reply. What happened?`, WARN]]],
+      lo + 4, this.rows.middle, { font: SMALL_FONT, lo, hi, pill: { fill: "#fef3c7", stroke: WARN }, kind: "timeout" });
+    }
+    if (!this.store.lost.length && !diverged) {
+      this.label([[["Click a leg or ⚡ to switch a failure on", "#475569"]]], mid, this.rows.middle,
+        { font: HINT_FONT, lo, hi, kind: "hint" });
+    }
   }
 
   drawFlashes(now) {
@@ -441,10 +666,10 @@ export class Stage {
       if (f.kind !== "crash" && f.kind !== "restart") continue; // the reaction flashes in the DOM
       const k = (now - f.wall) / (f.until - f.wall);
       const v = this.receiverEl.getBoundingClientRect();
-      const r = this.stageEl.getBoundingClientRect();
+      const r = this.canvas.getBoundingClientRect();
       ctx.save();
       ctx.globalAlpha = Math.max(0, 1 - k);
-      ctx.strokeStyle = f.kind === "reserve" ? "#0f7a3a" : f.kind === "crash" ? LOST_COLOR : "#1d4ed8";
+      ctx.strokeStyle = f.kind === "crash" ? LOST_COLOR : "#0f7a3a";
       ctx.lineWidth = 6;
       const grow = 4 + 14 * k;
       ctx.beginPath();
@@ -464,3 +689,4 @@ function roundRect(ctx, x, y, w, h, r) {
   ctx.arcTo(x, y, x + w, y, r);
   ctx.closePath();
 }
+

@@ -9,6 +9,7 @@ const MAX_ORDERS_KEPT = 2000; // older settled orders are dropped from memory (c
 const MAX_LOST_MARKS = 300;
 const LOG_CAPACITY = 4000;
 const MAX_ALARM_ORDERS = 5000;
+const MAX_PART_MARKS = 5000;
 
 export class Store {
   constructor() {
@@ -30,8 +31,9 @@ export class Store {
     this.orders = new Map(); // id -> order view
     this.orderIds = []; // ascending ids kept in memory
     this.counts = { orders: 0, consistent: 0, diverged: 0, approved: 0, cancelled: 0, timeouts: 0 };
-    this.unbackedOrders = new Map(); // order id -> credit reserved for a never-approved order
+    this.unbackedOrders = new Set(); // ids of orders with credit reserved, never approved
     this.stuckOrders = new Set();
+    this.partsAt = new Map(); // seq of the event where an order's divergence began -> order id
     this.tokens = new Map(); // msg -> message on the wire
     this.lost = []; // marks of lost messages, newest last
     this.lostTotal = { request: 0, reply: 0 };
@@ -43,6 +45,7 @@ export class Store {
     this.logCount = 0; // total ever appended; index = count % capacity
     this.flashes = []; // {kind, t, order, until}
     this.lastCrash = null;
+    this.lastRestart = null;
     this.dirty = { panels: true, orders: true, log: true, failures: true, all: true };
     this.version = 0;
   }
@@ -92,8 +95,9 @@ export class Store {
         early: true, v: 1,
       };
       this.addOrder(order);
-      if (o.divergence === "reserved-not-approved") this.unbackedOrders.set(o.id, o.credit_reserved);
+      if (o.divergence === "reserved-not-approved") this.unbackedOrders.add(o.id);
       if (o.divergence === "stuck-new") this.stuckOrders.add(o.id);
+      if (o.diverged_at_seq !== null && o.diverged_at_seq !== undefined) this.markParts(o.diverged_at_seq, o.id);
       if (o.order_state === "approved") this.counts.approved++;
       if (o.order_state === "cancelled") this.counts.cancelled++;
     }
@@ -224,6 +228,7 @@ export class Store {
         this.msgs.sent++;
         this.tokens.set(e.msg, {
           msg: e.msg, order: e.order, leg: e.leg, kind: e.kind, sent_at: e.sent_at, arrives_at: e.arrives_at,
+          value: e.value,
         });
         break;
       case "message-delivered":
@@ -283,7 +288,8 @@ export class Store {
         this.customer.restarts_at = null;
         this.customer.reserved = e.reserved;
         this.customer.available = e.available;
-        this.flash("restart", e);
+        this.lastRestart = e;
+        this.flash("restart", e, 2500);
         this.dirty.panels = true;
         break;
       case "order-state-changed": {
@@ -324,9 +330,11 @@ export class Store {
           o.v++;
         }
         if (first) this.counts.diverged++;
+        if (typeof e.unbacked === "number") this.invariant = { ...this.invariant, unbacked: e.unbacked };
+        this.markParts(e.began_seq, e.order);
         if (e.divergence === "reserved-not-approved") {
           this.stuckOrders.delete(e.order);
-          if (this.unbackedOrders.size < MAX_ALARM_ORDERS) this.unbackedOrders.set(e.order, e.credit_reserved);
+          if (this.unbackedOrders.size < MAX_ALARM_ORDERS) this.unbackedOrders.add(e.order);
         } else if (e.divergence === "stuck-new" && this.stuckOrders.size < MAX_ALARM_ORDERS) {
           this.stuckOrders.add(e.order);
         }
@@ -355,7 +363,7 @@ export class Store {
           o.v++;
         }
         this.counts.timeouts++;
-        this.flash("timeout", e, 2000);
+        this.flash("timeout", e, 3000);
         this.dirty.orders = true;
         this.dirty.panels = true;
         break;
@@ -387,6 +395,15 @@ export class Store {
 
   /** Orders the alarm names: credit reserved for orders that will never be approved. */
   unbackedList() {
-    return [...this.unbackedOrders.keys()].sort((a, b) => a - b);
+    return [...this.unbackedOrders].sort((a, b) => a - b);
+  }
+
+  /** Remember the event where an order's divergence began (the log flags it). */
+  markParts(seq, order) {
+    if (typeof seq !== "number" || this.partsAt.has(seq)) return;
+    this.partsAt.set(seq, order);
+    this.partsVersion = (this.partsVersion || 0) + 1;
+    if (this.partsAt.size > MAX_PART_MARKS) this.partsAt.delete(this.partsAt.keys().next().value);
+    this.dirty.log = true;
   }
 }

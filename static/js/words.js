@@ -8,17 +8,8 @@ export const POINT_LABEL = {
   "reply-lost": "Reply lost",
 };
 
-// Used only for orders that arrive in a snapshot without the engine's reason text.
-const DIVERGENCE_FALLBACK = {
-  "reserved-not-approved": "credit reserved by the Customer service, order never approved",
-  "stuck-new": "order stuck in new: never approved nor cancelled, no credit held for it",
-};
-
-export function divergenceText(kind, reason) {
-  return reason || DIVERGENCE_FALLBACK[kind] || kind || "";
-}
-
 export const fmtInt = (n) => (typeof n === "number" ? n.toLocaleString("en-US") : "–");
+export const fmtNum = (x) => (typeof x === "number" ? String(Number(x.toFixed(2))) : "–");
 export const fmtT = (t) => `${t.toFixed(t < 100 ? 2 : 1)} s`;
 
 function who(e) {
@@ -58,7 +49,7 @@ export function describe(e) {
     case "order-consistent":
       return ["✓", `Order #${e.order} consistent: both services agree (${e.state})`, "good"];
     case "order-diverged":
-      return ["⚠", `Order #${e.order} diverged: ${divergenceText(e.divergence, e.reason)}`, "alarm"];
+      return ["⚠", `Order #${e.order} diverged: ${e.reason || e.divergence}`, "alarm"];
     case "invariant-broken":
       return ["⚠", `ALARM: the Customer service holds ${fmtInt(e.unbacked)} credit that no approved order accounts for`, "alarm"];
     case "invariant-restored":
@@ -73,7 +64,7 @@ export function describe(e) {
     case "credit-limit-changed":
       return ["•", `Credit limit set to ${fmtInt(e.credit_limit)}`, ""];
     case "sample-recorded":
-      return ["✓", `MetricSample ${e.value} recorded (average received ${e.seen_mean})`, ""];
+      return ["✓", `MetricSample ${fmtNum(e.value)} recorded (average received ${fmtNum(e.seen_mean)})`, ""];
     default:
       return ["•", e.type, ""];
   }
@@ -114,9 +105,9 @@ export function storyStep(e) {
 export function senderKnows(o) {
   if (o.saw === "reply") {
     return o.state === "approved"
-      ? ["✓", "approved: CreditReserved came back"]
-      : ["✗", "cancelled: InsufficientCredit came back"];
+      ? ["✓", "CreditReserved came back"]
+      : ["✗", "InsufficientCredit came back"];
   }
   if (o.saw === "no-reply") return ["?", "no reply: did it happen or not?"];
-  return ["◷", "sent, waiting for a reply"];
+  return ["◷", "waiting for a reply"];
 }
