@@ -25,6 +25,8 @@ from .simulation import Simulation
 
 Message = tuple[str, dict]
 
+KEEP_RECENT_ORDERS = 5000
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -63,9 +65,11 @@ class Session:
         overrides = dict(self.overrides or {})
         overrides["seed"] = self.seed
         old_sent = getattr(self, "sent", 0)
-        # keep_orders=False: orders that can no longer change are dropped from memory, so
-        # a long run stays small (a snapshot shows the recent ones).
-        self.sim = Simulation(preset_config(self.scenario, overrides), keep_orders=False)
+        # Orders that can no longer change are dropped from memory beyond the most recent
+        # KEEP_RECENT_ORDERS, so a long run stays small while a classroom run (and the
+        # snapshot a reconnecting tab gets) keeps every order.
+        self.sim = Simulation(preset_config(self.scenario, overrides),
+                              keep_orders=KEEP_RECENT_ORDERS)
         self.script = preset_script(self.scenario) if self.use_script else []
         self.script_pos = 0
         self.run += 1

@@ -55,11 +55,12 @@ class Simulation:
     ``trace=True`` keeps the events of each call so the caller can stream them;
     ``trace=False`` (report mode) keeps only counters and per-order columns.
     ``keep_orders=False`` also drops the columns of orders that can no longer change, so a
-    streamed run's memory does not grow with the number of finished orders.
+    streamed run's memory does not grow with the number of finished orders;
+    ``keep_orders=N`` does so only for orders older than the most recent N.
     """
 
     def __init__(self, config: Config | None = None, trace: bool = True,
-                 keep_orders: bool = True) -> None:
+                 keep_orders: bool | int = True) -> None:
         self.config = config if config is not None else Config()
         self.trace = trace
         cfg = self.config
@@ -103,7 +104,9 @@ class Simulation:
         self._created = array("d", [0.0])
         # Orders below _base were dropped once final (keep_orders=False: streaming runs).
         self._base = 0
-        self.keep_orders = keep_orders
+        self.keep_orders = keep_orders is True
+        # keep_orders=N: drop final orders only beyond the most recent N.
+        self._keep_recent = 0 if isinstance(keep_orders, bool) else int(keep_orders)
         self._horizon = max(cfg.reply_timeout, cfg.round_trip_max()) + 1.0
         self.approved_total = 0
         self.pending_reserved = 0  # held for orders whose reply may still come
@@ -297,6 +300,8 @@ class Simulation:
         while n < len(created) and created[n] < cutoff:
             n += 1
         n -= 1
+        if self._keep_recent:
+            n = min(n, len(created) - 1 - self._keep_recent)
         if n <= 0:
             return
         for column in (self._state, self._saw, self._verdict, self._kind, self._amount,

@@ -34,3 +34,15 @@ def test_streamed_run_keeps_only_recent_orders():
     full = {o["id"]: o for o in kept.iter_orders()}
     for order in kept_orders:
         assert order == full[order["id"]]
+
+
+def test_keep_recent_orders_keeps_a_classroom_run_whole():
+    config = Config.from_dict({**LOSSY, "orders": 3000})
+    sim = Simulation(config, trace=False, keep_orders=2000)
+    sim.run()
+    kept = list(sim.iter_orders())
+    assert len(kept) >= 2000
+    assert kept[-1]["id"] == 3000
+    small = Simulation(Config.from_dict({**LOSSY, "orders": 1500}), trace=False, keep_orders=2000)
+    small.run()
+    assert [o["id"] for o in small.iter_orders()] == list(range(1, 1501))

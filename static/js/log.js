@@ -3,7 +3,7 @@
 // message on the stage; clicking pins the highlight.
 import { describe, fmtInt } from "./words.js";
 
-const ROW_H = 30;
+const ROW_H = 28; // keep in step with .log .row in app.css
 
 function esc(s) {
   return String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
@@ -106,7 +106,7 @@ export class EventLog {
     }
     const first = Math.max(0, Math.floor(top / ROW_H) - OVERSCAN);
     const last = Math.min(n, Math.ceil((top + viewH) / ROW_H) + OVERSCAN);
-    const key = `${start}:${first}:${last}:${this.pinned}`;
+    const key = `${start}:${first}:${last}:${this.pinned}:${s.partsVersion || 0}`;
     if (!force && key === this.rendered) return;
     this.rendered = key;
     const parts = [];
@@ -114,8 +114,11 @@ export class EventLog {
       const i = start + k;
       const e = s.logAt(i);
       const [icon, text, tone] = describe(e);
-      parts.push(`<div class="row ${tone}${i === this.pinned ? " pinned" : ""}" data-index="${i}" style="top:${k * ROW_H}px">` +
-        `<span class="seq">${e.seq}</span><span class="lt">${e.t.toFixed(2)}</span><span class="icon" aria-hidden="true">${icon}</span><span class="text">${esc(text)}</span></div>`);
+      // The event where an order's divergence began: the moment the two states part.
+      const partOrder = s.partsAt.get(e.seq);
+      const flag = partOrder !== undefined ? `<span class="part-flag" title="Order #${partOrder} diverges at this event">⚑ #${partOrder} parts here</span>` : "";
+      parts.push(`<div class="row ${tone}${flag ? " parts" : ""}${i === this.pinned ? " pinned" : ""}" data-index="${i}" data-seq="${e.seq}" style="top:${k * ROW_H}px">` +
+        `<span class="seq">${e.seq}</span><span class="lt">${e.t.toFixed(2)}</span><span class="icon" aria-hidden="true">${icon}</span>${flag}<span class="text">${esc(text)}</span></div>`);
     }
     this.inner.innerHTML = parts.join("");
   }

@@ -2,11 +2,11 @@
 // (and its alarm), the per-order table (what the sender knows beside what happened),
 // the metrics view and the failure-point controls' state. Re-rendered at most a few
 // times per second, and only the parts the store marked dirty.
-import { divergenceText, fmtInt, fmtT, modeWords, POINT_LABEL, senderKnows } from "./words.js";
+import { fmtInt, fmtT, modeWords, POINT_LABEL, senderKnows } from "./words.js";
 
 const MAX_ORDER_ROWS = 25;
 const MAX_CHIPS = 3;
-const MAX_NAMED = 8;
+const MAX_NAMED = 4;
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -77,7 +77,7 @@ export class Panels {
     this.ordersPanel.hidden = metricsMode;
     this.metricsPanel.hidden = !metricsMode;
     this.credit.hidden = metricsMode;
-    if (d.panels || !s.customer.up) {
+    if (d.panels || !s.customer.up || this.bannerUp || this.pulsing) {
       this.renderSender(metricsMode);
       this.renderReceiver(t, now, metricsMode);
       if (metricsMode) this.renderMetrics();
@@ -103,11 +103,16 @@ export class Panels {
     const inFlight = c.orders - c.approved - c.cancelled;
     const chips = [];
     const ids = s.orderIds;
+    const justTimedOut = new Set();
+    const now = performance.now();
+    for (const f of s.flashes) if (f.kind === "timeout" && f.until > now) justTimedOut.add(f.order);
+    this.pulsing = justTimedOut.size > 0;
     for (let i = ids.length - 1; i >= 0 && chips.length < MAX_CHIPS; i--) {
       const o = s.orders.get(ids[i]);
       if (!o) continue;
       const unknown = o.saw === "no-reply";
-      chips.push(`<li class="chip state-${o.state}${unknown ? " unknown" : ""}" data-order="${o.id}">
+      const pulse = justTimedOut.has(o.id) ? " just-timed-out" : "";
+      chips.push(`<li class="chip state-${o.state}${unknown ? " unknown" : ""}${pulse}" data-order="${o.id}">
         <span class="chip-id">#${o.id}</span> <span class="chip-state">${STATE_ICON[o.state] || ""} ${o.state}</span>${unknown ? ' <span class="q" title="outcome unknown">?</span>' : ""}</li>`);
     }
     setHTML(this.senderBody, `<p class="tally"><span>✓ ${fmtInt(c.approved)} approved</span> <span>✗ ${fmtInt(c.cancelled)} cancelled</span> <span>○ ${fmtInt(inFlight)} new</span></p>
@@ -118,12 +123,21 @@ export class Panels {
     const s = this.store;
     const cu = s.customer;
     this.receiverEl.classList.toggle("down", !cu.up);
-    this.downBanner.hidden = cu.up;
+    // Down: a hatched banner with the time left. Just restarted: a green one for a moment,
+    // saying what survived the crash (the reservations) and what did not (its memory).
+    let restarted = false;
+    for (const f of s.flashes) if (f.kind === "restart" && f.until > now) restarted = true;
+    restarted = restarted && cu.up;
+    this.bannerUp = restarted;
+    this.downBanner.hidden = cu.up && !restarted;
+    this.downBanner.classList.toggle("restarted", restarted);
     if (!cu.up) {
       const crash = s.lastCrash;
       const when = crash && crash.point === "crash-before-processing" ? "before processing" : "after processing";
       const left = cu.restarts_at !== null && cu.restarts_at !== undefined ? Math.max(0, cu.restarts_at - t) : null;
       setHTML(this.downBanner, `<strong><span aria-hidden="true">⚡</span> DOWN</strong><span class="why">crashed ${when}${left !== null ? `; restarts in ${left.toFixed(1)} s` : ""}</span>`);
+    } else if (restarted) {
+      setHTML(this.downBanner, `<strong><span aria-hidden="true">↻</span> RESTARTED</strong><span class="why">reservations survived, memory lost</span>`);
     }
     if (metricsMode) {
       const m = s.metrics;
@@ -159,9 +173,8 @@ export class Panels {
     let alarm = "off";
     if (!inv.ok || unbacked.length) {
       alarm = "credit";
-      let sum = 0;
-      for (const id of unbacked) sum += s.unbackedOrders.get(id) || 0;
-      if (!sum) sum = inv.unbacked || held - approved;
+      // The engine's figure: credit held that no approved or in-flight order accounts for.
+      const sum = inv.unbacked;
       const moment = inv.broken_at_seq !== null && inv.broken_at_seq !== undefined
         ? ` <button type="button" class="moment" data-seq="${inv.broken_at_seq}">parted ${inv.broken_at_t !== null && inv.broken_at_t !== undefined ? `at t = ${fmtT(inv.broken_at_t)}, ` : ""}event ${fmtInt(inv.broken_at_seq)}</button>`
         : "";
@@ -224,13 +237,15 @@ export class Panels {
     const [kIcon, kWords] = senderKnows(o);
     const [bIcon, bWords] = BADGE[o.judgement] || ["", o.judgement];
     const story = o.story.length ? o.story.join(" → ") : o.judgement === "in-flight" ? "on its way…" : "";
-    const reason = o.judgement === "diverged" ? divergenceText(o.divergence, o.reason) : "";
+    const reason = o.judgement === "diverged" ? o.reason || o.divergence || "" : "";
+    // "(holds N)" only when the story does not already say the credit was reserved.
+    const holds = o.reserved && !o.story.some((step) => step.endsWith("credit reserved"));
     tr.className = `judgement-${o.judgement}`;
     tr.innerHTML = `<th scope="row"><span class="oid">#${o.id} <span class="amount">${fmtInt(o.amount)}</span></span>
         <span class="badge ${o.judgement}" data-testid="badge"><span aria-hidden="true">${bIcon}</span> ${bWords}</span></th>
       <td class="knows"><span class="state state-${o.state}">${STATE_ICON[o.state] || ""} ${o.state}</span>
         <span class="knows-text${o.saw === "no-reply" ? " unknown" : ""}"><span aria-hidden="true">${kIcon}</span> ${esc(kWords)}</span></td>
-      <td class="actual">${esc(story)}${o.reserved ? ` <span class="held">(holds ${fmtInt(o.reserved)})</span>` : ""}${reason ? `<span class="reason"><span aria-hidden="true">⚠</span> ${esc(reason)}</span>` : ""}</td>`;
+      <td class="actual"><span class="story">${esc(story)}</span>${holds ? ` <span class="held">(holds ${fmtInt(o.reserved)})</span>` : ""}${reason ? `<span class="reason"><span aria-hidden="true">⚠</span> ${esc(reason)}</span>` : ""}</td>`;
   }
 
   renderMetrics() {
