@@ -32,12 +32,13 @@ def screenshot(page: Page, name: str) -> Path:
     return path
 
 
-def open_app(page: Page, url: str, speed: float | None = None) -> list[str]:
-    """Open the page, wait until it is usable; returns the list collecting page errors."""
+def open_app(page: Page, url: str, speed: float | None = None, query: str = "") -> list[str]:
+    """Open the page (with an optional ``?query``), wait until it is usable; returns the
+    list collecting page errors."""
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.goto(url + "/")
+    page.goto(url + "/" + query)
     page.wait_for_selector("body[data-ready=true]", timeout=TIMEOUT_MS)
     expect(page.locator("#connection")).to_contain_text("Connected")
     if speed is not None:
@@ -85,6 +86,34 @@ def send_order(page: Page) -> None:
 
 def failure(page: Page, label: str) -> Locator:
     return page.get_by_role("checkbox", name=label, exact=True)
+
+
+def box(locator: Locator) -> dict:
+    found = locator.bounding_box()
+    assert found is not None, f"{locator} is not rendered"
+    return found
+
+
+def fully_inside(inner: dict, outer: dict, slack: float = 0.5) -> bool:
+    return (inner["x"] >= outer["x"] - slack and inner["y"] >= outer["y"] - slack
+            and inner["x"] + inner["width"] <= outer["x"] + outer["width"] + slack
+            and inner["y"] + inner["height"] <= outer["y"] + outer["height"] + slack)
+
+
+def assert_seen_whole(page: Page, locator: Locator, container: Locator) -> None:
+    """The element is drawn whole: inside its scrolling container and inside the viewport."""
+    size = page.viewport_size
+    assert size is not None
+    viewport = {"x": 0, "y": 0, "width": size["width"], "height": size["height"]}
+    inner = box(locator)
+    assert fully_inside(inner, box(container)), (inner, box(container))
+    assert fully_inside(inner, viewport), (inner, viewport)
+
+
+def stage_texts(page: Page) -> list[dict]:
+    """The text drawn on the stage canvas in the last frame: text, kind and box."""
+    return page.evaluate("""() => window.amo.stage.texts.map(
+        (t) => ({x0: t[0], y0: t[1], x1: t[2], y1: t[3], text: t[4], kind: t[5]}))""")
 
 
 def settle_first_order(page: Page) -> None:

@@ -19,7 +19,7 @@ export class Connection {
   /**
    * @param {object} handlers onSnapshot(snap), onBatch(batch), onClock(clock),
    *   onState(state, detail) with state "connecting" | "connected" | "reconnecting" | "offline",
-   *   onError(message)
+   *   onJoined(answer) with the join answer (presets, limits, fresh, resumed), onError(message)
    */
   constructor(handlers) {
     this.h = handlers;
@@ -71,7 +71,7 @@ export class Connection {
       }
       this.save();
       this.h.onState("connected", answer.resumed ? "resumed" : "joined");
-      if (answer.presets) this.h.onPresets && this.h.onPresets(answer.presets);
+      if (this.h.onJoined) this.h.onJoined(answer);
     });
   }
 

@@ -2,6 +2,7 @@
 // run one animation loop. The page is a view of the event stream; every change to the
 // simulation is a command to the server.
 import { Announcer } from "./announce.js";
+import { problemsSummary, problemText, readBookmark } from "./bookmark.js";
 import { VirtualClock } from "./clock.js";
 import { Connection, describeError } from "./connection.js";
 import { EventLog } from "./log.js";
@@ -9,17 +10,6 @@ import { Panels } from "./panels.js";
 import { Stage } from "./stage.js";
 import { Store } from "./store.js";
 import { POINT_LABEL } from "./words.js";
-
-// Shown until the server tells us its presets (engine/presets.py is the source).
-const FALLBACK_PRESETS = [
-  { name: "happy-path", title: "Happy path", explains: "Nothing breaks: the request arrives, credit is reserved, the reply arrives and the order is approved. Both services agree." },
-  { name: "request-lost", title: "Request lost", explains: "OrderCreated never reaches the Customer service. No credit is reserved; the order is stuck in new and the sender only sees silence." },
-  { name: "crash-before-processing", title: "Receiver crash before processing", explains: "The Customer service gets OrderCreated and crashes before reacting. Nothing is reserved, no reply: the sender only sees silence." },
-  { name: "crash-after-processing", title: "Receiver crash after processing", explains: "The Customer service reserves the credit, then crashes before replying. Credit is held for an order that stays new: the states have parted." },
-  { name: "reply-lost", title: "Reply lost", explains: "Credit is reserved and CreditReserved is sent, but it is lost. The sender sees the same silence as in every other failure." },
-  { name: "lossy-network", title: "Lossy network, many orders", explains: "Many orders over legs that lose a few messages and a receiver that sometimes crashes: watch the credit held drift away from the approved orders." },
-  { name: "metrics-stream", title: "Metrics stream", explains: "Monitoring samples sent at-most-once over the same lossy network: a few samples are lost, the average barely moves, and no state is corrupted." },
-];
 
 const SPEED_MIN = 0.05;
 const SPEED_MAX = 200;
@@ -39,7 +29,8 @@ const log = new EventLog($("#log"), $("#log-count"), store, (hl) => {
 });
 panels.onJumpToSeq = (seq) => log.jumpToSeq(seq);
 
-let presets = FALLBACK_PRESETS;
+let presets = []; // the server's scenario presets, from the join answer
+let limits = {};
 let playing = false; // the server's word: is virtual time running (even if held back)?
 let ready = false;
 const stats = { frames: 0, batches: 0, events: 0, snapshots: 0 };
@@ -51,11 +42,11 @@ const conn = new Connection({
     store.loadSnapshot(snap);
     clock.reset(snap.t, !!snap.playing && !snap.held, snap.speed || 1);
     playing = !!snap.playing;
-    if (snap.presets) setPresets(snap.presets);
     panels.reset();
     log.reset();
     showScenario(snap.scenario, snap.seed);
     showSpeed(clock.speed);
+    showSendState();
     panels.renderFailures(store.failures);
     panels.render(clock.display, performance.now());
     log.render(true);
@@ -78,7 +69,12 @@ const conn = new Connection({
     playing = !!c.playing;
     showSpeed(clock.speed);
   },
-  onPresets: (list) => setPresets(list),
+  onJoined(answer) {
+    if (answer.limits) limits = answer.limits;
+    setPresets(answer.presets);
+    showScenario(store.scenario, store.seed);
+    applyBookmark(answer);
+  },
   onState(state, detail) {
     const el = $("#connection");
     el.dataset.state = state;
@@ -121,7 +117,6 @@ function showScenario(name, seed) {
   if (typeof seed === "number" && document.activeElement !== $("#seed")) $("#seed").value = String(seed);
 }
 
-setPresets(FALLBACK_PRESETS);
 $("#scenario").addEventListener("change", (ev) => {
   const seed = Number($("#seed").value);
   const fields = { name: ev.target.value };
@@ -165,9 +160,91 @@ speedInput.addEventListener("input", () => {
   speedTimer = setTimeout(() => command("speed", { speed: s }), 80);
 });
 
+// ------------------------------------------------------------------ bookmark (URL parameters)
+const BOOKMARK_KEY = "amo.bookmark";
+let bookmarkRead = false;
+
+// Applied once per tab (a reload of the same tab keeps its run), again when the server
+// no longer knows the session (it was restarted). Bad parameters are said in words, in
+// the status line and in a notice, and the defaults are used.
+async function applyBookmark(answer) {
+  const first = !bookmarkRead;
+  bookmarkRead = true;
+  const b = readBookmark(window.location.search, presets, limits);
+  if (!b.any) return;
+  let applied = null;
+  try {
+    applied = sessionStorage.getItem(BOOKMARK_KEY);
+  } catch {
+    /* private mode: apply every time */
+  }
+  const again = answer.fresh || applied !== window.location.search;
+  if (again && (first || answer.fresh)) {
+    try {
+      sessionStorage.setItem(BOOKMARK_KEY, window.location.search);
+    } catch {
+      /* ignore */
+    }
+    if (b.scenario !== undefined || b.seed !== undefined) {
+      const fields = { name: b.scenario || store.scenario || (presets[0] && presets[0].name) };
+      if (b.seed !== undefined) fields.seed = b.seed;
+      await command("scenario", fields);
+    }
+    if (b.speed !== undefined) await command("speed", { speed: b.speed });
+    if (b.play) await command("play").then((a) => a.ok && (playing = true));
+  }
+  if (first && b.problems.length) {
+    showNotice(b.problems.map((p) => problemText(p)));
+    announcer.say(problemsSummary(b.problems));
+  }
+}
+
+function showNotice(lines) {
+  const box = $("#notice-text");
+  box.textContent = "";
+  const head = document.createElement("p");
+  head.className = "notice-head";
+  head.textContent = lines.length === 1 ? "This link has a parameter the page cannot use:" : "This link has parameters the page cannot use:";
+  box.append(head);
+  for (const line of lines) {
+    const p = document.createElement("p");
+    p.textContent = line;
+    box.append(p);
+  }
+  $("#notice").hidden = false;
+}
+function hideNotice() {
+  $("#notice").hidden = true;
+}
+$("#notice-close").addEventListener("click", hideNotice);
+
+// ------------------------------------------------------------------ send order (not in the metrics stream)
+const SEND_OFF_WHY = "“Send order” is off here: this scenario streams metric samples, it has no orders.";
+function metricsMode() {
+  return !!(store.config && store.config.samples);
+}
+function showSendState() {
+  const send = $("#send");
+  if (metricsMode()) {
+    send.setAttribute("aria-disabled", "true");
+    send.setAttribute("aria-describedby", "send-why");
+    send.title = SEND_OFF_WHY;
+  } else {
+    send.removeAttribute("aria-disabled");
+    send.removeAttribute("aria-describedby");
+    send.title = "Send an order (N)";
+  }
+}
+
 // ------------------------------------------------------------------ buttons
 const actions = {
-  send: () => command("create-order"),
+  send: () => {
+    if (metricsMode()) {
+      announcer.say(`${SEND_OFF_WHY} Pick an order scenario to send orders.`);
+      return Promise.resolve({ ok: false });
+    }
+    return command("create-order");
+  },
   play: () => command("play").then((a) => a.ok && (playing = true)),
   pause: () => command("pause").then((a) => a.ok && (playing = false)),
   step: () => command("step"),
@@ -224,6 +301,10 @@ document.addEventListener("keydown", (ev) => {
   if (tag === "SELECT" || tag === "TEXTAREA" || (t && t.isContentEditable)) return;
   if (tag === "INPUT" && t.type !== "checkbox") return; // sliders and fields keep their keys
   const key = ev.key;
+  if (key === "Escape" && !$("#notice").hidden) {
+    hideNotice();
+    return;
+  }
   let action = null;
   if (key === " " || key === "Spacebar") {
     if (tag === "BUTTON" || tag === "INPUT") return; // Space presses the focused control

@@ -6,7 +6,7 @@ import { fmtInt, fmtT, modeWords, POINT_LABEL, senderKnows } from "./words.js";
 
 const MAX_ORDER_ROWS = 25;
 const MAX_CHIPS = 3;
-const MAX_NAMED = 4;
+const MAX_NAMED = 3;
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -27,6 +27,11 @@ function nameOrders(ids) {
   const more = ids.length - shown.length;
   const list = shown.length > 1 ? `${shown.slice(0, -1).join(", ")} and ${shown[shown.length - 1]}` : shown[0];
   return more > 0 ? `${shown.join(", ")} and ${fmtInt(more)} more` : list;
+}
+
+function restartedNow(s, now) {
+  for (const f of s.flashes) if (f.kind === "restart" && f.until > now) return true;
+  return false;
 }
 
 const STATE_ICON = { new: "○", approved: "✓", cancelled: "✗" };
@@ -123,11 +128,10 @@ export class Panels {
     const s = this.store;
     const cu = s.customer;
     this.receiverEl.classList.toggle("down", !cu.up);
+    this.receiverEl.classList.toggle("bannered", !cu.up || restartedNow(s, now));
     // Down: a hatched banner with the time left. Just restarted: a green one for a moment,
     // saying what survived the crash (the reservations) and what did not (its memory).
-    let restarted = false;
-    for (const f of s.flashes) if (f.kind === "restart" && f.until > now) restarted = true;
-    restarted = restarted && cu.up;
+    const restarted = cu.up && restartedNow(s, now);
     this.bannerUp = restarted;
     this.downBanner.hidden = cu.up && !restarted;
     this.downBanner.classList.toggle("restarted", restarted);
@@ -135,9 +139,9 @@ export class Panels {
       const crash = s.lastCrash;
       const when = crash && crash.point === "crash-before-processing" ? "before processing" : "after processing";
       const left = cu.restarts_at !== null && cu.restarts_at !== undefined ? Math.max(0, cu.restarts_at - t) : null;
-      setHTML(this.downBanner, `<strong><span aria-hidden="true">⚡</span> DOWN</strong><span class="why">crashed ${when}${left !== null ? `; restarts in ${left.toFixed(1)} s` : ""}</span>`);
+      setHTML(this.downBanner, `<strong><span aria-hidden="true">⚡</span> DOWN${left !== null ? ` for ${left.toFixed(1)} s` : ""}</strong><span class="why">crashed ${when}</span>`);
     } else if (restarted) {
-      setHTML(this.downBanner, `<strong><span aria-hidden="true">↻</span> RESTARTED</strong><span class="why">reservations survived, memory lost</span>`);
+      setHTML(this.downBanner, `<strong><span aria-hidden="true">↻</span> RESTARTED</strong><span class="why">reserved credit kept</span>`);
     }
     if (metricsMode) {
       const m = s.metrics;
@@ -154,10 +158,9 @@ export class Panels {
     this.lastHeld = cu.reserved;
     setHTML(this.receiverBody, `<dl class="figures">
         <div class="reserved${flashing ? " flash" : ""}"><dt>Reserved credit</dt><dd data-testid="credit-reserved">${fmtInt(cu.reserved)}</dd></div>
-        <div class="small"><dt>Credit limit</dt><dd data-testid="credit-limit">${fmtInt(cu.credit_limit)}</dd></div>
-        <div class="small"><dt>Available</dt><dd data-testid="credit-available">${fmtInt(cu.available)}</dd></div>
+        <div class="small"><dt>Available</dt><dd><span data-testid="credit-available">${fmtInt(cu.available)}</span> of <span data-testid="credit-limit">${fmtInt(cu.credit_limit)}</span></dd></div>
       </dl>
-      <p class="activity"${cu.up ? "" : " hidden"}>${proc.length ? `<span aria-hidden="true">⚙</span> processing ${proc.slice(0, 3).join(", ")}${proc.length > 3 ? "…" : ""}` : cu.up ? "<span aria-hidden=\"true\">●</span> up, waiting for messages" : ""}</p>`);
+      <p class="activity"${cu.up ? "" : " hidden"}>${proc.length ? `<span aria-hidden="true">⚙</span> processing ${proc.slice(0, 3).join(", ")}${proc.length > 3 ? "…" : ""}` : cu.up ? "<span aria-hidden=\"true\">●</span> up, waiting" : ""}</p>`);
   }
 
   renderCredit() {
@@ -179,7 +182,7 @@ export class Panels {
         ? ` <button type="button" class="moment" data-seq="${inv.broken_at_seq}">parted ${inv.broken_at_t !== null && inv.broken_at_t !== undefined ? `at t = ${fmtT(inv.broken_at_t)}, ` : ""}event ${fmtInt(inv.broken_at_seq)}</button>`
         : "";
       html += `<span class="alarm-title"><span aria-hidden="true">⚠</span> ALARM: states have parted</span>
-        <span class="alarm-text"><strong>${fmtInt(sum)}</strong> credit held for ${unbacked.length === 1 ? "order" : "orders"} <strong data-testid="alarm-orders">${unbacked.length ? nameOrders(unbacked) : "(before you joined)"}</strong>, never approved by the Order service.${moment}</span>`;
+        <span class="alarm-text"><strong>${fmtInt(sum)}</strong> credit held for ${unbacked.length === 1 ? "order" : "orders"} <strong data-testid="alarm-orders">${unbacked.length ? nameOrders(unbacked) : "(before you joined)"}</strong>: never approved.${moment}</span>`;
     }
     if (stuck.length) {
       if (alarm === "off") alarm = "stuck";

@@ -24,8 +24,8 @@ const LEG_COLOR = { request: "#1d4ed8", reply: "#0f7a3a" };
 const LOST_COLOR = "#c1121f";
 const WARN = "#92400e";
 const LABEL_LIMIT = 60; // up to this many tokens: labels where they fit; beyond, grouped marks
-const TOKEN_H = 26;
-const LANE_STEP = 29;
+const TOKEN_H = 24;
+const LANE_STEP = 28;
 const LANES = 2;
 const BEND = 8; // how far the middle of a leg bows out, px
 const STRIP = 30; // height of the top and bottom strips
@@ -102,8 +102,8 @@ export class Stage {
     const reqInner = yReq + (LANES - 1) * LANE_STEP + TOKEN_H / 2;
     const repInner = yRep - (LANES - 1) * LANE_STEP - TOKEN_H / 2;
     this.rows = {
-      requestCaption: reqInner + 11,
-      replyCaption: repInner - 11,
+      requestCaption: reqInner + 10,
+      replyCaption: repInner - 10,
       middle: (reqInner + repInner) / 2,
       top: STRIP / 2,
       bottom: h - STRIP / 2,
@@ -212,7 +212,7 @@ export class Stage {
   label(variants, cx, cy, { font = FONT, lo = 0, hi = this.w, pill = null, kind = "text" } = {}) {
     const ctx = this.ctx;
     const padX = pill ? 8 : 2;
-    const hh = pill ? 12 : 10;
+    const hh = 10;
     for (const parts of variants) {
       let w = 0;
       for (const [t] of parts) w += this.textWidth(t, font);
@@ -259,7 +259,10 @@ export class Stage {
     const failures = this.store.failures;
     this.drawLeg("request", failures["request-lost"]);
     this.drawLeg("reply", failures["reply-lost"]);
+    // Token labels are placed first and claim their boxes; the strips' text comes after.
     const layout = this.layoutTokens(t);
+    this.legLabel("request", failures["request-lost"]);
+    this.legLabel("reply", failures["reply-lost"]);
     this.drawLost(now);
     this.drawMiddle(now);
     const n = layout ? this.drawLabelled(layout) : this.drawGrouped(t);
@@ -299,8 +302,13 @@ export class Stage {
     ctx.closePath();
     ctx.fill();
     ctx.restore();
-    // The label, outside the lanes: the request leg's in the top strip, the reply leg's in
-    // the bottom strip. Shorter variants when space is short.
+  }
+
+  // The label, outside the lanes: the request leg's in the top strip, the reply leg's in
+  // the bottom strip. Shorter variants when space is short.
+  legLabel(leg, failure) {
+    const losing = failure && failure.mode !== "off";
+    const prob = failure ? failure.probability : 0;
     const name = leg === "request" ? "request leg  →" : "←  reply leg";
     const short = leg === "request" ? "request →" : "← reply";
     const color = losing ? LOST_COLOR : leg === "request" ? "#1e3a8a" : "#14532d";
@@ -398,6 +406,11 @@ export class Stage {
           placed = { m, text: null, w: 12, x, y, lane: 0 };
         }
         lanes.set(m.msg, placed.lane);
+        if (placed.text) {
+          const box = [placed.x - placed.w / 2, placed.y - TOKEN_H / 2, placed.x + placed.w / 2, placed.y + TOKEN_H / 2];
+          this.tokenBoxes.push([...box, placed.text, leg]);
+          this.texts.push([...box, placed.text, "token"]);
+        }
         out.push(placed);
       }
     }
@@ -428,8 +441,6 @@ export class Stage {
       if (!tk.text) continue;
       const style = KIND_STYLE[tk.m.kind] || KIND_STYLE.MetricSample;
       const box = [tk.x - tk.w / 2, tk.y - TOKEN_H / 2, tk.x + tk.w / 2, tk.y + TOKEN_H / 2];
-      this.tokenBoxes.push([...box, tk.text, tk.m.leg]);
-      this.texts.push([...box, tk.text, "token"]);
       ctx.fillStyle = style.fill;
       ctx.strokeStyle = "#fff";
       ctx.lineWidth = 2;
@@ -634,7 +645,7 @@ export class Stage {
     if (diverged && !this.reducedMotion) {
       this.label([[[`⚠ Order #${diverged.order}: the two services' states part here`, "#fff"]],
         [[`⚠ Order #${diverged.order}: states part here`, "#fff"]], [[`⚠ #${diverged.order} diverges`, "#fff"]]],
-      mid, this.rows.middle, { lo, hi, pill: { fill: LOST_COLOR, stroke: "#000" }, kind: "banner" });
+      mid, this.rows.middle, { font: SMALL_FONT, lo, hi, pill: { fill: LOST_COLOR }, kind: "banner" });
     }
     for (const leg of ["request", "reply"]) {
       const l = this.latestLoss(leg);
@@ -650,7 +661,7 @@ export class Stage {
     if (timeout) {
       this.label([[["? ", WARN], [`Order #${timeout.order}: no reply in time. What happened?`, WARN]],
         [["? ", WARN], [`#${timeout.order}: no reply. What happened?`, WARN]]],
-      lo + 4, this.rows.middle, { font: SMALL_FONT, lo, hi, pill: { fill: "#fef3c7", stroke: WARN }, kind: "timeout" });
+      lo + 4, this.rows.middle, { font: SMALL_FONT, lo, hi, pill: { fill: "#fde68a" }, kind: "timeout" });
     }
     if (!this.store.lost.length && !diverged) {
       this.label([[["Click a leg or ⚡ to switch a failure on", "#475569"]]], mid, this.rows.middle,

@@ -91,7 +91,7 @@ export class Store {
         id: o.id, amount: o.amount, state: o.order_state, saw: o.sender_saw,
         judgement: o.judgement, divergence: o.divergence, reason: o.reason || null,
         reserved: o.credit_reserved, divergedSeq: o.diverged_at_seq, created: o.created_at,
-        story: o.credit_reserved ? [`${o.credit_reserved} credit reserved`] : [],
+        story: o.credit_reserved ? ["credit reserved"] : [],
         early: true, v: 1,
       };
       this.addOrder(order);

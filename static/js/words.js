@@ -81,12 +81,12 @@ export function modeWords(mode, probability) {
 export function storyStep(e) {
   switch (e.type) {
     case "message-delivered":
-      return e.leg === "request" ? "request arrived" : "reply arrived";
+      return e.leg === "request" ? "arrived" : "reply arrived";
     case "message-lost":
       if (e.reason === "receiver-down") return "request lost: receiver down";
       return e.leg === "request" ? "✂ request lost" : "✂ reply lost";
     case "credit-reserved":
-      return `${fmtInt(e.amount)} credit reserved`;
+      return "credit reserved";
     case "credit-refused":
       return "refused: insufficient credit";
     case "receiver-crashed":
@@ -105,8 +105,8 @@ export function storyStep(e) {
 export function senderKnows(o) {
   if (o.saw === "reply") {
     return o.state === "approved"
-      ? ["✓", "CreditReserved came back"]
-      : ["✗", "InsufficientCredit came back"];
+      ? ["✓", "reply: CreditReserved"]
+      : ["✗", "reply: InsufficientCredit"];
   }
   if (o.saw === "no-reply") return ["?", "no reply: did it happen or not?"];
   return ["◷", "waiting for a reply"];
