@@ -72,6 +72,15 @@ CASES = [
 ]
 
 
+# The event where each failure point makes an order diverge, as the log words it.
+FLAGGED_EVENT = {
+    "request-lost": "OrderCreated for order #2 lost on the request leg",
+    "crash-before-processing": "Customer service crashed before processing order #2",
+    "crash-after-processing": "Customer service crashed after processing order #2",
+    "reply-lost": "CreditReserved for order #2 lost on the reply leg",
+}
+
+
 @pytest.mark.parametrize(("point", "label", "happened", "reason", "reserved", "alarm"), CASES,
                          ids=[c[0] for c in CASES])
 def test_failure_point(page, server, point, label, happened, reason, reserved, alarm):
@@ -104,6 +113,12 @@ def test_failure_point(page, server, point, label, happened, reason, reserved, a
     else:
         expect(page.get_by_test_id("stuck-orders")).to_have_text("#2")
         expect(credit).not_to_contain_text("ALARM")
+    # The moment the states parted is flagged in the log, on the event where it began.
+    page.evaluate("() => window.amo.log.jumpToSeq(window.amo.store.orders.get(2).divergedSeq)")
+    flagged = page.locator("#log .row.parts")
+    expect(flagged).to_have_count(1)
+    expect(flagged).to_contain_text("#2 parts here")
+    expect(flagged).to_contain_text(FLAGGED_EVENT[point])
     # The order that went through before is still consistent.
     expect(badge(page, 1)).to_contain_text("consistent")
     screenshot(page, f"failure-{point}")

@@ -42,6 +42,7 @@ def test_page_recovers_after_server_restart(page, start_server):
     server.stop()
     expect(page.locator("#connection")).to_have_attribute("data-state", "reconnecting")
     expect(page.locator("#connection")).to_contain_text("Reconnecting")
+    expect(page.locator("#status")).to_contain_text("Connection to the server lost")
     screenshot(page, "reconnecting")
     server.start()
     expect(page.locator("#connection")).to_have_attribute("data-state", "connected",
@@ -49,6 +50,7 @@ def test_page_recovers_after_server_restart(page, start_server):
     # The restarted server has forgotten the old run: the page draws the new one and
     # keeps working.
     page.wait_for_function(f"() => window.amo.conn.session !== {old!r}")
+    expect(page.locator("#status")).to_contain_text("Reconnected")
     page.get_by_role("button", name="Play", exact=True).click()
     settle_first_order(page)
     send_order(page)

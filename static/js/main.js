@@ -9,7 +9,7 @@ import { EventLog } from "./log.js";
 import { Panels } from "./panels.js";
 import { Stage } from "./stage.js";
 import { Store } from "./store.js";
-import { POINT_LABEL } from "./words.js";
+import { fmtT, POINT_LABEL } from "./words.js";
 
 const SPEED_MIN = 0.05;
 const SPEED_MAX = 200;
@@ -33,6 +33,7 @@ let presets = []; // the server's scenario presets, from the join answer
 let limits = {};
 let playing = false; // the server's word: is virtual time running (even if held back)?
 let ready = false;
+let away = false; // the connection dropped and is not back yet
 const stats = { frames: 0, batches: 0, events: 0, snapshots: 0 };
 
 // ------------------------------------------------------------------ connection
@@ -50,7 +51,10 @@ const conn = new Connection({
     panels.renderFailures(store.failures);
     panels.render(clock.display, performance.now());
     log.render(true);
-    if (!snap.playing) announcer.say(`${snap.t > 0 ? "Paused" : "Ready, paused at the start"}: press Play (Space) to run, Step (→) to go one event at a time, or Send order (N).`);
+    if (!snap.playing) {
+      const orN = metricsMode() ? "" : ", or Send order (N)";
+      announcer.say(`${snap.t > 0 ? "Paused" : "Ready, paused at the start"}: press Play (Space) to run, Step (→) to go one event at a time${orN}.`);
+    }
     if (!ready) {
       ready = true;
       document.body.dataset.ready = "true";
@@ -87,6 +91,16 @@ const conn = new Connection({
     };
     el.querySelector(".text").textContent = words[state] || state;
     if (state === "reconnecting") clock.sync(clock.display, false); // freeze motion while away
+    // Say it once when the link drops, and once when it is back.
+    if ((state === "reconnecting" || state === "offline") && !away) {
+      away = true;
+      announcer.say("Connection to the server lost: reconnecting…");
+    } else if (state === "connected" && away) {
+      away = false;
+      announcer.say(detail === "resumed"
+        ? "Reconnected: the view continues where it was."
+        : "Reconnected: the server no longer had this run, so a new one is shown.");
+    }
   },
   onError(message) {
     announcer.say(`Problem: ${message}`);
@@ -190,8 +204,11 @@ async function applyBookmark(answer) {
       if (b.seed !== undefined) fields.seed = b.seed;
       await command("scenario", fields);
     }
-    if (b.speed !== undefined) await command("speed", { speed: b.speed });
-    if (b.play) await command("play").then((a) => a.ok && (playing = true));
+    if (b.speed !== undefined) {
+      const a = await command("speed", { speed: b.speed });
+      if (a.ok) showSpeed(a.speed);
+    }
+    if (b.play) await actions.play();
   }
   if (first && b.problems.length) {
     showNotice(b.problems.map((p) => problemText(p)));
@@ -245,8 +262,20 @@ const actions = {
     }
     return command("create-order");
   },
-  play: () => command("play").then((a) => a.ok && (playing = true)),
-  pause: () => command("pause").then((a) => a.ok && (playing = false)),
+  play: () => command("play").then((a) => {
+    if (a.ok) {
+      playing = true;
+      announcer.say(`Playing at ${$("#speed-out").textContent}: Space pauses.`);
+    }
+    return a;
+  }),
+  pause: () => command("pause").then((a) => {
+    if (a.ok) {
+      playing = false;
+      announcer.say(`Paused at t = ${fmtT(a.t !== undefined ? a.t : clock.display)}: Space plays, → steps.`);
+    }
+    return a;
+  }),
   step: () => command("step"),
   reset: () => command("reset"),
   toggle: () => (playing ? actions.pause() : actions.play()),

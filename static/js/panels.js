@@ -111,6 +111,8 @@ export class Panels {
     const justTimedOut = new Set();
     const now = performance.now();
     for (const f of s.flashes) if (f.kind === "timeout" && f.until > now) justTimedOut.add(f.order);
+    // A stream of timeouts (many orders): no pulsing, the "?" says it.
+    if (justTimedOut.size > 3) justTimedOut.clear();
     this.pulsing = justTimedOut.size > 0;
     for (let i = ids.length - 1; i >= 0 && chips.length < MAX_CHIPS; i--) {
       const o = s.orders.get(ids[i]);

@@ -14,6 +14,8 @@
 // cross one already drawn (or a DOM element on the stage: the clock, the crash switches)
 // is left out or replaced by a shorter variant.
 
+import { fmtInt } from "./words.js";
+
 const KIND_STYLE = {
   OrderCreated: { fill: "#1d4ed8", text: "#fff", icon: "✉" },
   CreditReserved: { fill: "#0f7a3a", text: "#fff", icon: "✓" },
@@ -120,6 +122,8 @@ export class Stage {
       const e = el.getBoundingClientRect();
       if (e.width) this.obstacles.push([e.left - c.left - 6, e.top - c.top, e.right - c.left + 6, e.bottom - c.top]);
     }
+    const v = this.receiverEl.getBoundingClientRect();
+    this.receiverBox = [v.left - c.left, v.top - c.top, v.width, v.height];
     this.obstaclesAt = performance.now();
   }
 
@@ -322,7 +326,7 @@ export class Stage {
       lossShort = `✂ ${Math.round(prob * 100)}%`;
     }
     const lost = this.store.lostTotal[leg];
-    const lostText = lost ? `✗ ${lost.toLocaleString("en-US")} lost` : null;
+    const lostText = lost ? `✗ ${fmtInt(lost)} lost` : null;
     const build = (n, l, x) => {
       const parts = [[n, color]];
       if (l) parts.push([`   ${l}`, LOST_COLOR]);
@@ -380,22 +384,24 @@ export class Stage {
       const list = [];
       for (const m of tokens.values()) if (m.leg === leg) list.push(m);
       list.sort((a, b) => a.sent_at - b.sent_at || a.msg - b.msg);
-      const used = Array.from({ length: LANES }, () => []);
+      const used = []; // boxes of the labels placed on this leg, 3 px apart at least
       const dir = this.legs[leg].dir;
+      const laneIds = [...Array(LANES).keys()];
       for (const m of list) {
         const p = this.progress(m, t, quant);
         let placed = null;
+        const prev = this.laneOf.get(m.msg);
+        const order = prev === undefined ? laneIds : [prev, ...laneIds.filter((k) => k !== prev)];
         for (const text of this.tokenLabels(m)) {
           const w = this.textWidth(text, FONT) + 18;
-          const [x, y] = this.tokenPoint(leg, p, w);
-          const x0 = x - w / 2 - 3;
-          const x1 = x + w / 2 + 3;
-          const prev = this.laneOf.get(m.msg);
-          const order = prev === undefined ? [...used.keys()] : [prev, ...[...used.keys()].filter((k) => k !== prev)];
+          const [x, y0] = this.tokenPoint(leg, p, w);
           for (const lane of order) {
-            if (used[lane].every(([a, b]) => x1 <= a || b <= x0)) {
-              used[lane].push([x0, x1]);
-              placed = { m, text, w, x, y: y + dir * lane * LANE_STEP, lane };
+            // Boxes, not lanes, are compared: the legs bow, so lanes are not straight.
+            const y = y0 + dir * lane * LANE_STEP;
+            const box = [x - w / 2 - 3, y - TOKEN_H / 2 - 1, x + w / 2 + 3, y + TOKEN_H / 2 + 1];
+            if (used.every((b) => !overlaps(b, box))) {
+              used.push(box);
+              placed = { m, text, w, x, y, lane };
               break;
             }
           }
@@ -669,25 +675,27 @@ export class Stage {
     }
   }
 
+  // A ring growing out of the receiver when it crashes (red) or restarts (green): the
+  // latest one only, so a receiver that crashes often does not pile rings up.
   drawFlashes(now) {
-    if (this.reducedMotion) return;
-    const ctx = this.ctx;
-    for (const f of this.store.flashes) {
-      if (f.until < now) continue;
-      if (f.kind !== "crash" && f.kind !== "restart") continue; // the reaction flashes in the DOM
-      const k = (now - f.wall) / (f.until - f.wall);
-      const v = this.receiverEl.getBoundingClientRect();
-      const r = this.canvas.getBoundingClientRect();
-      ctx.save();
-      ctx.globalAlpha = Math.max(0, 1 - k);
-      ctx.strokeStyle = f.kind === "crash" ? LOST_COLOR : "#0f7a3a";
-      ctx.lineWidth = 6;
-      const grow = 4 + 14 * k;
-      ctx.beginPath();
-      roundRect(ctx, v.left - r.left - grow, v.top - r.top - grow, v.width + 2 * grow, v.height + 2 * grow, 18);
-      ctx.stroke();
-      ctx.restore();
+    if (this.reducedMotion || !this.receiverBox) return;
+    let f = null;
+    for (const x of this.store.flashes) {
+      if ((x.kind === "crash" || x.kind === "restart") && x.until >= now) f = x;
     }
+    if (!f) return;
+    const ctx = this.ctx;
+    const k = (now - f.wall) / (f.until - f.wall);
+    const [x, y, w, h] = this.receiverBox;
+    ctx.save();
+    ctx.globalAlpha = Math.max(0, 1 - k);
+    ctx.strokeStyle = f.kind === "crash" ? LOST_COLOR : "#0f7a3a";
+    ctx.lineWidth = 6;
+    const grow = 4 + 14 * k;
+    ctx.beginPath();
+    roundRect(ctx, x - grow, y - grow, w + 2 * grow, h + 2 * grow, 18);
+    ctx.stroke();
+    ctx.restore();
   }
 }
 

@@ -126,12 +126,14 @@ export class Store {
     let i = this.qHead;
     if (i >= q.length || q[i].t > t) return null;
     const applied = [];
+    this.wallNow = performance.now(); // one clock reading for the whole batch
     while (i < q.length && q[i].t <= t) {
       const e = q[i++];
       this.apply(e);
       applied.push(e);
     }
     this.qHead = i;
+    this.wallNow = 0;
     if (i > 4096 && i * 2 > q.length) {
       this.queue = q.slice(i);
       this.qHead = 0;
@@ -203,7 +205,8 @@ export class Store {
   }
 
   flash(kind, e, ms = 1600) {
-    this.flashes.push({ kind, order: e.order, msg: e.msg, t: e.t, wall: performance.now(), until: performance.now() + ms });
+    const wall = this.wallNow || performance.now();
+    this.flashes.push({ kind, order: e.order, msg: e.msg, t: e.t, wall, until: wall + ms });
     if (this.flashes.length > 32) this.flashes.shift();
   }
 
@@ -244,7 +247,7 @@ export class Store {
         if (e.kind === "MetricSample") this.samplesLost++;
         this.lost.push({
           msg: e.msg, order: e.order, leg: e.leg, kind: e.kind, reason: e.reason,
-          at: typeof e.at === "number" ? e.at : 1, t: e.t, wall: performance.now(),
+          at: typeof e.at === "number" ? e.at : 1, t: e.t, wall: this.wallNow || performance.now(),
           sent_at: tok ? tok.sent_at : e.sent_at,
         });
         if (this.lost.length > MAX_LOST_MARKS) this.lost.splice(0, this.lost.length - MAX_LOST_MARKS);
@@ -330,7 +333,7 @@ export class Store {
           o.v++;
         }
         if (first) this.counts.diverged++;
-        if (typeof e.unbacked === "number") this.invariant = { ...this.invariant, unbacked: e.unbacked };
+        if (typeof e.unbacked === "number") this.invariant.unbacked = e.unbacked;
         this.markParts(e.began_seq, e.order);
         if (e.divergence === "reserved-not-approved") {
           this.stuckOrders.delete(e.order);
@@ -403,7 +406,9 @@ export class Store {
     if (typeof seq !== "number" || this.partsAt.has(seq)) return;
     this.partsAt.set(seq, order);
     this.partsVersion = (this.partsVersion || 0) + 1;
-    if (this.partsAt.size > MAX_PART_MARKS) this.partsAt.delete(this.partsAt.keys().next().value);
+    // Bounded, amortized O(1): past twice the cap, keep the newest half (deleting one
+    // entry at a time from the front of a Map is slow in V8).
+    if (this.partsAt.size > 2 * MAX_PART_MARKS) this.partsAt = new Map([...this.partsAt].slice(-MAX_PART_MARKS));
     this.dirty.log = true;
   }
 }

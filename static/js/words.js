@@ -8,7 +8,8 @@ export const POINT_LABEL = {
   "reply-lost": "Reply lost",
 };
 
-export const fmtInt = (n) => (typeof n === "number" ? n.toLocaleString("en-US") : "–");
+const INT = new Intl.NumberFormat("en-US"); // one formatter: toLocaleString makes one per call
+export const fmtInt = (n) => (typeof n === "number" ? INT.format(n) : "–");
 export const fmtNum = (x) => (typeof x === "number" ? String(Number(x.toFixed(2))) : "–");
 export const fmtT = (t) => `${t.toFixed(t < 100 ? 2 : 1)} s`;
 
