@@ -313,6 +313,8 @@ for (const input of document.querySelectorAll('#failures input[type="range"]')) 
     delete input.dataset.dragging;
     setFailure(input.dataset.point, { probability: Number(input.value) / 100 });
   });
+  // Leaving the slider shows the server's value again (what the run really uses).
+  input.addEventListener("blur", () => { lastFailuresVersion = null; });
 }
 for (const chip of document.querySelectorAll(".crash-chip")) {
   chip.addEventListener("click", (ev) => {

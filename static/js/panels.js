@@ -280,7 +280,9 @@ export class Panels {
       label.title = `${POINT_LABEL[input.dataset.point]}: ${modeWords(f.mode, f.probability)}`;
     }
     for (const input of document.querySelectorAll('#failures input[type="range"]')) {
-      if (document.activeElement === input && input.dataset.dragging) continue;
+      // While the slider has focus the person owns it: a server echo of an older value
+      // (each arrow key sends one) must not move it back under their fingers.
+      if (document.activeElement === input) continue;
       const f = failures[input.dataset.point] || { probability: 0 };
       const pct = Math.round(f.probability * 100);
       input.value = String(pct);
