@@ -274,23 +274,28 @@ def test_a_second_tab_takes_the_session_over(server, follower):
 
 
 def test_sessions_are_freed_after_the_grace_period(server):
+    # The server is shared by this module: count only what this test makes and frees.
+    before = health(server)
     clients = []
     for _ in range(20):
         client = RawSocketIO(server.url)
         client.call("join", {"session": None})
         client.call("command", {"cmd": "play"})
         clients.append(client)
-    assert health(server)["sessions"] >= 20
+    assert health(server)["sessions"] >= before["sessions"] + 20
     for i, client in enumerate(clients):
         client.close() if i % 2 else client.abort()
     # An aborted socket the server did not see close (a busy machine can miss the FIN) is
     # found by engine.io's ping timeout (25 s + 20 s), then waits out the grace period.
     deadline = time.monotonic() + GRACE + 50
-    while health(server)["sessions"] and time.monotonic() < deadline:
+    while (health(server)["expired"] - before["expired"] < 20
+           and time.monotonic() < deadline):
         time.sleep(0.25)
     data = health(server)
-    assert data["sessions"] == 0 and data["attached"] == 0
-    assert data["connections"] == 0
+    assert data["expired"] - before["expired"] >= 20
+    assert data["sessions"] <= before["sessions"]
+    assert data["attached"] <= before["attached"]
+    assert data["connections"] <= before["connections"]
 
 
 # -- bounded memory, floods, bad input ----------------------------------------------------
