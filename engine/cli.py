@@ -143,7 +143,7 @@ def _write_text(sim: Simulation, out) -> None:
     out.write(f"  messages sent: {s['messages_sent']}  delivered: {s['messages_delivered']}  "
               f"lost: {s['messages_lost']}  forgotten in crashes: {s['messages_forgotten']}\n")
     inv = sim.invariant()
-    out.write(f"  credit held by the Customer service: {inv['held']}; "
+    out.write(f"  credit held by the Customer service: {inv['reserved']}; "
               f"credit of approved orders: {inv['approved_total']}"
               f"{'' if inv['ok'] else '  <-- the states have parted'}\n")
     if sim.config.samples:

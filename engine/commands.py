@@ -7,7 +7,7 @@ exactly what the original run applied.
 
 from __future__ import annotations
 
-from .config import MAX_AMOUNT, check_float, check_point
+from .config import MAX_AMOUNT, check_float, check_int, check_point
 from .errors import CommandError
 from .names import MODES
 
@@ -22,16 +22,6 @@ _FIELDS = {
     "set-failure": {"point", "mode", "probability"},
     "set-credit-limit": {"credit_limit"},
 }
-
-
-def _int(name: str, value: object, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        if not (isinstance(value, float) and value.is_integer()):
-            raise CommandError(name, value, f"an integer from {low} to {high}")
-        value = int(value)
-    if not low <= value <= high:
-        raise CommandError(name, value, f"an integer from {low} to {high}")
-    return value
 
 
 def normalize_command(command: object) -> dict:
@@ -49,7 +39,7 @@ def normalize_command(command: object) -> dict:
     if name == "create-order":
         result: dict = {"cmd": name}
         if "amount" in command:
-            result["amount"] = _int("amount", command["amount"], 1, MAX_AMOUNT)
+            result["amount"] = check_int("amount", command["amount"], 1, MAX_AMOUNT, CommandError)
         return result
     if name == "set-failure":
         point = check_point("point", command.get("point"), CommandError)
@@ -67,5 +57,5 @@ def normalize_command(command: object) -> dict:
     # set-credit-limit
     if "credit_limit" not in command:
         raise CommandError("credit_limit", None, f"an integer from 0 to {MAX_AMOUNT}")
-    return {"cmd": name, "credit_limit": _int("credit_limit", command["credit_limit"], 0,
-                                              MAX_AMOUNT)}
+    return {"cmd": name, "credit_limit": check_int("credit_limit", command["credit_limit"], 0,
+                                                   MAX_AMOUNT, CommandError)}

@@ -104,14 +104,16 @@ class Config:
         return self.request_latency[1] + self.processing_time + self.reply_latency[1]
 
 
-def check_int(name: str, value: object, low: int, high: int) -> int:
+def check_int(name: str, value: object, low: int, high: int,
+              error: type[Exception] = ConfigError) -> int:
+    """The one integer check: an int (or a float with no fraction) from low to high."""
     if isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         else:
-            raise ConfigError(name, value, f"an integer from {low} to {high}")
+            raise error(name, value, f"an integer from {low} to {high}")
     if not low <= value <= high:
-        raise ConfigError(name, value, f"an integer from {low} to {high}")
+        raise error(name, value, f"an integer from {low} to {high}")
     return value
 
 

@@ -12,7 +12,6 @@ MODES = ("off", "next", "on")
 
 REQUEST = "request"
 REPLY = "reply"
-LEGS = (REQUEST, REPLY)
 
 # Message kinds carried on the legs.
 ORDER_CREATED = "OrderCreated"
@@ -20,30 +19,32 @@ CREDIT_RESERVED = "CreditReserved"
 INSUFFICIENT_CREDIT = "InsufficientCredit"
 METRIC_SAMPLE = "MetricSample"
 
-# Order states at the sender.
+# Order states at the sender (the simulation stores the index into this tuple).
 NEW = "new"
 APPROVED = "approved"
 CANCELLED = "cancelled"
 ORDER_STATES = (NEW, APPROVED, CANCELLED)
 
-# What the sender saw of an order.
+# What the sender saw of an order (the simulation stores the index into this tuple).
 WAITING = "waiting"
 SAW_REPLY = "reply"
 SAW_NO_REPLY = "no-reply"
 SENDER_SAW = (WAITING, SAW_REPLY, SAW_NO_REPLY)
 
-# The engine's judgement of one order.
+# The engine's judgement of one order (the simulation stores the index into this tuple).
 IN_FLIGHT = "in-flight"
 CONSISTENT = "consistent"
 DIVERGED = "diverged"
+VERDICTS = (IN_FLIGHT, CONSISTENT, DIVERGED)
 
-# Kinds of divergence, with the words the UI shows.
+# Kinds of divergence, with the words the UI shows (index 0 of DIVERGENCE_KINDS: none).
 RESERVED_NOT_APPROVED = "reserved-not-approved"
 STUCK_NEW = "stuck-new"
+DIVERGENCE_KINDS = (None, RESERVED_NOT_APPROVED, STUCK_NEW)
 DIVERGENCE_TEXT = {
     RESERVED_NOT_APPROVED: "credit reserved by the Customer service, order never approved",
     STUCK_NEW: "order stuck in new: never approved nor cancelled, no credit held for it",
 }
 
-# Why a message was lost.
-LOSS_REASONS = (REQUEST_LOST, REPLY_LOST, "receiver-down")
+# Why a message was lost: a failure point (request-lost, reply-lost), or this.
+RECEIVER_DOWN = "receiver-down"

@@ -32,18 +32,24 @@ _SAMPLE_DUE = 8
 _SAMPLE_ARRIVES = 9
 
 # Column codes.
-_STATE_NAMES = (N.NEW, N.APPROVED, N.CANCELLED)
-_SAW_NAMES = (N.WAITING, N.SAW_REPLY, N.SAW_NO_REPLY)
-_VERDICT_NAMES = (N.IN_FLIGHT, N.CONSISTENT, N.DIVERGED)
-_KIND_NAMES = (None, N.RESERVED_NOT_APPROVED, N.STUCK_NEW)
-_S_NEW, _S_APPROVED, _S_CANCELLED = 0, 1, 2
-_W_WAITING, _W_REPLY, _W_NO_REPLY = 0, 1, 2
-_V_IN_FLIGHT, _V_CONSISTENT, _V_DIVERGED = 0, 1, 2
-_K_NONE, _K_RESERVED, _K_STUCK = 0, 1, 2
+_STATE_NAMES = N.ORDER_STATES
+_SAW_NAMES = N.SENDER_SAW
+_VERDICT_NAMES = N.VERDICTS
+_KIND_NAMES = N.DIVERGENCE_KINDS
+_S_NEW, _S_APPROVED, _S_CANCELLED = (_STATE_NAMES.index(n) for n in
+                                      (N.NEW, N.APPROVED, N.CANCELLED))
+_W_WAITING, _W_REPLY, _W_NO_REPLY = (_SAW_NAMES.index(n) for n in
+                                     (N.WAITING, N.SAW_REPLY, N.SAW_NO_REPLY))
+_V_IN_FLIGHT, _V_CONSISTENT, _V_DIVERGED = (_VERDICT_NAMES.index(n) for n in
+                                            (N.IN_FLIGHT, N.CONSISTENT, N.DIVERGED))
+_K_NONE, _K_RESERVED, _K_STUCK = (_KIND_NAMES.index(n) for n in
+                                  (None, N.RESERVED_NOT_APPROVED, N.STUCK_NEW))
 
-_P_REQUEST_LOST, _P_CRASH_BEFORE, _P_CRASH_AFTER, _P_REPLY_LOST = range(4)
-_MODE_CODES = {"off": 0, "next": 1, "on": 2}
-_MODE_NAMES = ("off", "next", "on")
+_P_REQUEST_LOST, _P_CRASH_BEFORE, _P_CRASH_AFTER, _P_REPLY_LOST = (
+    N.FAILURE_POINTS.index(p) for p in (N.REQUEST_LOST, N.CRASH_BEFORE, N.CRASH_AFTER,
+                                        N.REPLY_LOST))
+_MODE_NAMES = N.MODES  # off, next, on: the code of a mode is its index
+_MODE_CODES = {name: code for code, name in enumerate(_MODE_NAMES)}
 
 # Reply kinds carried in scheduler entries.
 _REPLY_KINDS = (N.CREDIT_RESERVED, N.INSUFFICIENT_CREDIT)
@@ -88,7 +94,7 @@ class Simulation:
 
         # Customer service (receiver).
         self.credit_limit = cfg.credit_limit
-        self.held = 0  # credit the customer holds, for all orders
+        self.reserved = 0  # credit the customer has reserved, for all orders
         self.receiver_up = True
         self.restarts_at: float | None = None
         self._processing: dict[int, int] = {}  # msg id -> order id, in memory only
@@ -109,7 +115,7 @@ class Simulation:
         self._keep_recent = 0 if isinstance(keep_orders, bool) else int(keep_orders)
         self._horizon = max(cfg.reply_timeout, cfg.round_trip_max()) + 1.0
         self.approved_total = 0
-        self.pending_reserved = 0  # held for orders whose reply may still come
+        self.pending_reserved = 0  # reserved for orders whose reply may still come
         self.invariant_ok = True
         self.invariant_broken_seq: int | None = None
 
@@ -171,7 +177,7 @@ class Simulation:
         elif name == "set-credit-limit":
             self.credit_limit = cmd["credit_limit"]
             self._emit_state("credit-limit-changed", credit_limit=self.credit_limit,
-                             reserved=self.held, available=self.credit_limit - self.held)
+                             reserved=self.reserved, available=self.credit_limit - self.reserved)
         return self._drain()
 
     def step(self) -> list[dict]:
@@ -451,7 +457,7 @@ class Simulation:
     def _on_request_arrives(self, entry: tuple) -> None:
         msg, order = entry[3], entry[4] >> 2
         if not self.receiver_up:
-            seq = self._lose(msg, order, N.REQUEST, N.ORDER_CREATED, "receiver-down", None, 1.0)
+            seq = self._lose(msg, order, N.REQUEST, N.ORDER_CREATED, N.RECEIVER_DOWN, None, 1.0)
             self._doom(order, seq)
             return
         self._deliver(msg, order, N.REQUEST, N.ORDER_CREATED)
@@ -473,10 +479,10 @@ class Simulation:
         if self._processing.pop(msg, None) is None:
             return  # forgotten by a crash while it was being processed
         amount = self._amount[order - self._base]
-        available = self.credit_limit - self.held
+        available = self.credit_limit - self.reserved
         if available >= amount:
             # The reaction: a durable state change at the Customer service.
-            self.held += amount
+            self.reserved += amount
             self._reserved[order - self._base] += amount
             verdict = self._verdict[order - self._base]
             if verdict == _V_IN_FLIGHT:
@@ -486,8 +492,8 @@ class Simulation:
             if self.trace:
                 self._out.append({"seq": self.seq, "t": self.now, "type": "credit-reserved",
                                   "msg": msg, "order": order, "amount": amount,
-                                  "credit_limit": self.credit_limit, "reserved": self.held,
-                                  "available": self.credit_limit - self.held})
+                                  "credit_limit": self.credit_limit, "reserved": self.reserved,
+                                  "available": self.credit_limit - self.reserved})
             if verdict == _V_DIVERGED:
                 # The sender already gave up: this reservation will never be approved.
                 self._set_kind(order, _K_RESERVED, self.seq)
@@ -498,7 +504,7 @@ class Simulation:
             if self.trace:
                 self._out.append({"seq": self.seq, "t": self.now, "type": "credit-refused",
                                   "msg": msg, "order": order, "amount": amount,
-                                  "credit_limit": self.credit_limit, "reserved": self.held,
+                                  "credit_limit": self.credit_limit, "reserved": self.reserved,
                                   "available": available})
         if self._armed[_P_CRASH_AFTER] and self._fires(_P_CRASH_AFTER):
             seq = self._crash(N.CRASH_AFTER, msg, order)
@@ -534,8 +540,8 @@ class Simulation:
     def _on_restart(self, entry: tuple) -> None:
         self.receiver_up = True
         self.restarts_at = None
-        self._emit_state("receiver-restarted", reserved=self.held,
-                         available=self.credit_limit - self.held)
+        self._emit_state("receiver-restarted", reserved=self.reserved,
+                         available=self.credit_limit - self.reserved)
 
     # ---- the reply leg and the sender
     def _on_reply_lost(self, entry: tuple) -> None:
@@ -603,7 +609,7 @@ class Simulation:
         if reserved:
             self._check_invariant(order)
 
-    def _set_kind(self, order: int, kind: int, began_seq: int) -> None:
+    def _set_kind(self, order: int, kind: int, diverged_at_seq: int) -> None:
         if self._kind[order - self._base] == kind:
             return
         self._kind[order - self._base] = kind
@@ -613,24 +619,24 @@ class Simulation:
             self._out.append({"seq": self.seq, "t": self.now, "type": "order-diverged",
                               "order": order, "divergence": name,
                               "reason": N.DIVERGENCE_TEXT[name],
-                              "began_seq": self._div_seq[order - self._base],
+                              "diverged_at_seq": self._div_seq[order - self._base],
                               "state": _STATE_NAMES[self._state[order - self._base]],
                               "credit_reserved": self._reserved[order - self._base],
-                              "unbacked": self.held - self.approved_total
+                              "unbacked": self.reserved - self.approved_total
                               - self.pending_reserved})
 
     def _check_invariant(self, order: int) -> None:
-        """Credit held = approved orders' amounts + credit held for orders still in flight."""
-        ok = self.held == self.approved_total + self.pending_reserved
+        """Credit reserved = approved orders' amounts + credit reserved for orders in flight."""
+        ok = self.reserved == self.approved_total + self.pending_reserved
         if ok == self.invariant_ok:
             return
         self.invariant_ok = ok
         if not ok and self.invariant_broken_seq is None:
             self.invariant_broken_seq = self.seq + 1
         self._emit_state("invariant-broken" if not ok else "invariant-restored",
-                         order=order, held=self.held, approved_total=self.approved_total,
+                         order=order, reserved=self.reserved, approved_total=self.approved_total,
                          pending=self.pending_reserved,
-                         unbacked=self.held - self.approved_total - self.pending_reserved)
+                         unbacked=self.reserved - self.approved_total - self.pending_reserved)
 
     # ---- the metrics stream (the seed's harmless case)
     def _on_sample_due(self, entry: tuple) -> None:
@@ -654,7 +660,7 @@ class Simulation:
         msg = entry[3]
         value = self._samples_on_wire.pop(msg)
         if not self.receiver_up:
-            self._lose(msg, 0, N.REQUEST, N.METRIC_SAMPLE, "receiver-down", None, 1.0)
+            self._lose(msg, 0, N.REQUEST, N.METRIC_SAMPLE, N.RECEIVER_DOWN, None, 1.0)
             return
         self._deliver(msg, 0, N.REQUEST, N.METRIC_SAMPLE)
         if self._armed[_P_CRASH_BEFORE] and self._fires(_P_CRASH_BEFORE):
@@ -715,14 +721,14 @@ class Simulation:
         }
 
     def customer(self) -> dict:
-        return {"credit_limit": self.credit_limit, "reserved": self.held,
-                "available": self.credit_limit - self.held, "up": self.receiver_up,
+        return {"credit_limit": self.credit_limit, "reserved": self.reserved,
+                "available": self.credit_limit - self.reserved, "up": self.receiver_up,
                 "restarts_at": self.restarts_at}
 
     def invariant(self) -> dict:
-        return {"ok": self.invariant_ok, "held": self.held,
+        return {"ok": self.invariant_ok, "reserved": self.reserved,
                 "approved_total": self.approved_total, "pending": self.pending_reserved,
-                "unbacked": self.held - self.approved_total - self.pending_reserved,
+                "unbacked": self.reserved - self.approved_total - self.pending_reserved,
                 "broken_at_seq": self.invariant_broken_seq}
 
     def failures_view(self) -> dict:

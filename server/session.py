@@ -1,27 +1,28 @@
-"""Pacing: one simulation per browser session, moved along in wall-clock time.
+"""Sessions and pacing: one simulation per browser session, moved along in wall-clock time.
 
 The only place that knows about pacing. A ``Session`` maps wall time to virtual time by a
 speed factor, applies commands at the current virtual time, collects the events of one
 frame into a seq-numbered batch, keeps the batches the client has not acknowledged (for
 resume after a reconnect) and refuses to run ahead of a client that stops acknowledging.
-``SessionStore`` holds the sessions of a server, attaches them to sockets and frees them
-after a grace period.
+``SessionStore`` holds the sessions of a server, attaches each to one *attachment* (an
+opaque, hashable handle the hub owns for a connection) and frees them after a grace period.
 
-Pure, like the rest of ``engine/``: no sockets, no threads, no sleeping. Every method that
-depends on time takes ``now`` (seconds, any monotonic origin) from the caller. A method
-returns the messages to send as ``(event, payload)`` pairs; the transport sends them.
+Serving code, but free of the transport: no sockets, no socket ids, no threads, no sleeping.
+Every method that depends on time takes ``now`` (seconds, any monotonic origin) from the
+caller. A method returns the messages to send as ``(event, payload)`` pairs; the hub sends
+them.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, replace
 
-from .errors import CommandError
-from .presets import DEFAULT_PRESET, preset_config, preset_script
-from .simulation import Simulation
+from engine import Config, Simulation, preset_config, preset_script
+from engine.errors import CommandError
+from engine.presets import DEFAULT_PRESET
 
 Message = tuple[str, dict]
 
@@ -51,10 +52,10 @@ class Session:
         self.created = now
         self.scenario = scenario
         self.seed = seed
-        self.overrides: dict | None = None
+        self.config: Config = preset_config(scenario)  # validated once; runs differ by seed
         self.use_script = True  # apply the preset's scripted commands (its first order)
         self.speed = 1.0
-        self.sid: str | None = None  # the attached socket; None while detached
+        self.attachment: Hashable | None = None  # the hub's handle; None while detached
         self.detached_at: float | None = now
         self.run = 0
         self._start_run(now)
@@ -62,19 +63,17 @@ class Session:
     # ------------------------------------------------------------------ runs
     def _start_run(self, now: float) -> None:
         """A new run of the current scenario, seed and overrides, paused at t = 0."""
-        overrides = dict(self.overrides or {})
-        overrides["seed"] = self.seed
         old_sent = getattr(self, "sent", 0)
         # Orders that can no longer change are dropped from memory beyond the most recent
         # KEEP_RECENT_ORDERS, so a long run stays small while a classroom run (and the
         # snapshot a reconnecting tab gets) keeps every order.
-        self.sim = Simulation(preset_config(self.scenario, overrides),
+        self.sim = Simulation(replace(self.config, seed=self.seed),
                               keep_orders=KEEP_RECENT_ORDERS)
         self.script = preset_script(self.scenario) if self.use_script else []
         self.script_pos = 0
         self.run += 1
         self.playing = False
-        self.held = False
+        self.held_back = False
         self.vt = self.sim.now  # virtual time the run has reached
         self.wall = now  # wall time at which it reached vt
         self.outbox: list[dict] = []  # events made, not yet sent
@@ -105,17 +104,17 @@ class Session:
         self.sent = self.acked = self.floor = seq
         return {"session": self.token, "run": self.run, "scenario": self.scenario,
                 "seed": self.seed, "script": self.use_script, "playing": self.playing,
-                "speed": self.speed, "held": self.held, "seq": seq, "t": self.sim.now,
+                "speed": self.speed, "held_back": self.held_back, "seq": seq, "t": self.sim.now,
                 "window": self.limits.window, "in_flight_omitted": omitted, "state": state}
 
     def clock(self) -> dict:
         return {"run": self.run, "t": self.sim.now, "playing": self.playing,
-                "speed": self.speed, "held": self.held}
+                "speed": self.speed, "held_back": self.held_back}
 
     def stats(self) -> dict:
         return {"run": self.run, "seq": self.sim.seq, "sent": self.sent, "acked": self.acked,
                 "unacked": self.unacked, "buffered": len(self.buffer),
-                "outbox": len(self.outbox), "playing": self.playing, "held": self.held,
+                "outbox": len(self.outbox), "playing": self.playing, "held_back": self.held_back,
                 "t": self.sim.now}
 
     # ------------------------------------------------------------------ pacing
@@ -131,9 +130,9 @@ class Session:
         limits = self.limits
         return min(limits.frame_events - len(self.outbox), limits.window - self.unacked)
 
-    def _set_held(self, held: bool) -> None:
-        if held != self.held:
-            self.held = held
+    def _set_held_back(self, held_back: bool) -> None:
+        if held_back != self.held_back:
+            self.held_back = held_back
             self.clock_due = True
 
     def _advance(self, now: float, can_send: bool = True) -> None:
@@ -141,7 +140,7 @@ class Session:
 
         At most the budget of events is made: if the frame cap or the client's window is
         reached, virtual time stops where the last event was made (it slows down, it
-        never skips events) and ``held`` is set.
+        never skips events) and ``held_back`` is set.
         """
         if not self.playing:
             self.wall = now
@@ -151,12 +150,12 @@ class Session:
         budget = self._budget() if can_send else 0
         if budget <= 0:
             self.vt = self.sim.now
-            self._set_held(True)
+            self._set_held_back(True)
             return
         made = self._run_until(target, budget)
         capped = made >= budget and self.sim.now < target
         self.vt = self.sim.now if capped else target
-        self._set_held(capped)
+        self._set_held_back(capped)
 
     def _run_until(self, target: float, budget: int) -> int:
         """Advance the engine to ``target``, applying the preset's script on its way."""
@@ -177,7 +176,7 @@ class Session:
     def _batch(self, events: list[dict]) -> dict:
         return {"run": self.run, "from_seq": events[0]["seq"], "to_seq": events[-1]["seq"],
                 "t": self.sim.now, "playing": self.playing, "speed": self.speed,
-                "held": self.held, "events": events}
+                "held_back": self.held_back, "events": events}
 
     def tick(self, now: float, can_send: bool = True) -> list[Message]:
         """One frame: advance, then the batch of this frame's events and any clock news.
@@ -258,21 +257,18 @@ class Session:
                                             "commands in one run: reset to start a new run")
 
     def command(self, cmd: dict, now: float) -> tuple[dict, list[Message]]:
-        """Apply a validated command (engine.protocol.validate_command) at the current
-        virtual time. Returns (answer fields, messages); raises CommandError."""
+        """Apply a command at the current virtual time. Session commands come validated
+        (server.validation.validate_command); the engine's own commands (create-order,
+        set-failure, set-credit-limit) are checked by the engine as it applies them, once.
+        Returns (answer fields, messages); raises CommandError."""
         name = cmd["cmd"]
         if name in ("scenario", "seed", "reset"):
             if name == "scenario":
-                overrides = dict(cmd["config"]) if cmd.get("config") else None
-                seed = cmd.get("seed")
-                if overrides and "seed" in overrides:
-                    given = overrides.pop("seed")
-                    seed = given if seed is None else seed
                 self.scenario = cmd["name"]
-                self.overrides = overrides
-                self.use_script = cmd.get("script", True)
-                if seed is not None:
-                    self.seed = seed
+                self.config = cmd["config"]
+                self.use_script = cmd["script"]
+                if cmd["seed"] is not None:
+                    self.seed = cmd["seed"]
             elif name == "seed":
                 self.seed = cmd["seed"]
             self._start_run(now)
@@ -286,7 +282,7 @@ class Session:
         if name == "pause":
             self._advance(now)
             self.playing = False
-            self.held = False
+            self.held_back = False
             self.clock_due = True
             return {"playing": False, "t": self.sim.now}, []
         if name == "speed":
@@ -298,7 +294,7 @@ class Session:
         if name == "step":
             self._advance(now)
             self.playing = False
-            self.held = False
+            self.held_back = False
             self.clock_due = True
             made = self._step()
             self.vt = self.sim.now
@@ -310,7 +306,8 @@ class Session:
         if name == "create-order":
             return {"order": self.sim.orders}, []
         if name == "set-failure":
-            return {"point": cmd["point"], **self.sim.failures_view()[cmd["point"]]}, []
+            point = self.sim.command_log[-1]["cmd"]["point"]  # as the engine normalized it
+            return {"point": point, **self.sim.failures_view()[point]}, []
         return {"credit_limit": self.sim.credit_limit}, []
 
     def _step(self) -> int:
@@ -331,7 +328,7 @@ class Joined:
     session: Session
     answer: dict
     messages: list[Message]
-    detached_sid: str | None  # a socket the session was taken from (tell it, drop it)
+    detached: Hashable | None  # the attachment the session was taken from (tell it)
 
 
 def new_token() -> str:
@@ -349,20 +346,20 @@ class SessionStore:
         self.max_sessions = max_sessions
         self.token_factory = token_factory
         self.sessions: dict[str, Session] = {}
-        self.by_sid: dict[str, str] = {}
+        self.by_attachment: dict[Hashable, str] = {}
         self.created = 0
         self.expired = 0
 
     def __len__(self) -> int:
         return len(self.sessions)
 
-    def session_of(self, sid: str) -> Session | None:
-        token = self.by_sid.get(sid)
+    def session_of(self, attachment: Hashable) -> Session | None:
+        token = self.by_attachment.get(attachment)
         return self.sessions.get(token) if token is not None else None
 
-    def join(self, sid: str, token: str | None, last_seq: int | None, run: int | None,
+    def join(self, attachment: Hashable, token: str | None, last_seq: int | None, run: int | None,
              now: float) -> Joined:
-        """Attach socket ``sid`` to session ``token`` (or to a new session)."""
+        """Attach ``attachment`` to session ``token`` (or to a new session)."""
         session = self.sessions.get(token) if token is not None else None
         fresh = session is None
         if fresh:
@@ -377,37 +374,37 @@ class SessionStore:
             session = Session(new, now, self.limits)
             self.sessions[new] = session
             self.created += 1
-        self.leave(sid, now)  # a socket follows one session at a time
+        self.leave(attachment, now)  # a connection follows one session at a time
         answer, messages = session.join(None if fresh else last_seq, run, now)
-        detached = session.sid if session.sid not in (None, sid) else None
+        detached = session.attachment if session.attachment not in (None, attachment) else None
         if detached is not None:
-            self.by_sid.pop(detached, None)
-        session.sid = sid
+            self.by_attachment.pop(detached, None)
+        session.attachment = attachment
         session.detached_at = None
-        self.by_sid[sid] = session.token
+        self.by_attachment[attachment] = session.token
         answer = {"session": session.token, "run": session.run, "fresh": fresh, **answer}
         return Joined(session, answer, messages, detached)
 
-    def leave(self, sid: str, now: float) -> Session | None:
-        """Socket ``sid`` is gone: its session waits ``grace`` seconds for it to come back."""
-        token = self.by_sid.pop(sid, None)
+    def leave(self, attachment: Hashable, now: float) -> Session | None:
+        """``attachment`` is gone: its session waits ``grace`` seconds for it to come back."""
+        token = self.by_attachment.pop(attachment, None)
         session = self.sessions.get(token) if token is not None else None
-        if session is not None and session.sid == sid:
-            session.sid = None
+        if session is not None and session.attachment == attachment:
+            session.attachment = None
             session.detached_at = now
         return session
 
     def expire(self, now: float) -> list[str]:
         """Free the sessions detached for longer than the grace period."""
         gone = [token for token, s in self.sessions.items()
-                if s.sid is None and s.detached_at is not None
+                if s.attachment is None and s.detached_at is not None
                 and now - s.detached_at >= self.grace]
         for token in gone:
             del self.sessions[token]
         self.expired += len(gone)
         return gone
 
-    def tick(self, now: float, can_send: Callable[[str], bool] | None = None
+    def tick(self, now: float, can_send: Callable[[Hashable], bool] | None = None
              ) -> list[tuple[str, str, dict]]:
         """One frame of every attached session: ``(token, event, payload)`` to send.
 
@@ -415,15 +412,15 @@ class SessionStore:
         """
         out: list[tuple[str, str, dict]] = []
         for session in list(self.sessions.values()):
-            sid = session.sid
-            if sid is None:
+            attachment = session.attachment
+            if attachment is None:
                 continue
-            ok = True if can_send is None else can_send(sid)
+            ok = True if can_send is None else can_send(attachment)
             for event, payload in session.tick(now, ok):
                 out.append((session.token, event, payload))
         return out
 
     def stats(self) -> dict:
-        attached = sum(1 for s in self.sessions.values() if s.sid is not None)
+        attached = sum(1 for s in self.sessions.values() if s.attachment is not None)
         return {"sessions": len(self.sessions), "attached": attached,
                 "created": self.created, "expired": self.expired}

@@ -1,9 +1,9 @@
-"""Validation of what a Socket.IO client sends: event names, payload types, ranges, sizes.
+"""Inbound validation: event names, payload types, ranges and sizes of what a client sends.
 
-Pure: no Flask, no sockets, no clock of its own. Each ``validate_*`` function returns a
-normalized dict (defaults filled in, nothing extra) or raises ``CommandError`` naming the
-field, the value given and what is allowed. ``TokenBucket`` is the per-connection rate
-limit; the caller passes the time in.
+Pure: no Flask, no sockets, no clock. Each ``validate_*`` function returns a normalized
+dict (defaults filled in, nothing extra) or raises ``CommandError`` naming the field, the
+value given and what is allowed. The engine's own commands are checked once, by the engine
+as it applies them: here they only pass the size and shape checks every payload passes.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ import json
 import math
 import re
 
-from .commands import normalize_command
-from .config import MAX_SEED
-from .errors import CommandError, EngineError
-from .names import FAILURE_POINTS
-from .presets import PRESETS, preset_config
+from engine import COMMANDS as ENGINE_COMMANDS
+from engine import Config, preset_config
+from engine.config import MAX_SEED, check_int
+from engine.errors import CommandError, EngineError
+from engine.names import FAILURE_POINTS
+from engine.presets import PRESETS
 
 # Inbound events a client may send, with the payload each one takes.
 EVENTS = {
@@ -25,11 +26,9 @@ EVENTS = {
     "ack": '{"seq": integer, "run": integer or null}',
 }
 
-# Commands of the ``command`` event. The engine's own commands are checked by the engine.
+# Commands of the ``command`` event: the session's own, then the engine's (checked by it).
 SESSION_COMMANDS = ("scenario", "seed", "play", "pause", "step", "speed", "reset")
-ENGINE_COMMANDS = ("create-order", "set-failure", "set-credit-limit")
-COMMAND_NAMES = ("scenario", "seed", "create-order", "set-failure", "set-credit-limit",
-                 "play", "pause", "step", "speed", "reset")
+COMMAND_NAMES = (*SESSION_COMMANDS[:2], *ENGINE_COMMANDS, *SESSION_COMMANDS[2:])
 
 SPEED_MIN = 0.05
 SPEED_MAX = 200.0
@@ -43,37 +42,12 @@ _TOKEN = re.compile(r"[A-Za-z0-9_-]{8,64}")
 _TOKEN_ALLOWED = "null or a session token (8 to 64 of A-Z a-z 0-9 _ -)"
 
 
-def brief(value: object) -> object:
-    """``value`` if it is a short scalar, else a few words about it: safe to put in an error
-    (the repr of a deeply nested list would itself fail)."""
-    if value is None or isinstance(value, (bool, float, str)):
-        return value
-    if isinstance(value, int):
-        return value if abs(value) < 10**30 else "a very large integer"
-    if isinstance(value, (list, tuple, dict)):
-        return f"{type(value).__name__} of {len(value)} items"
-    return type(value).__name__
-
-
-def error_dict(error: EngineError) -> dict:
-    """``error.as_dict()`` made safe for any JSON parser: NaN and infinities (which Python
-    accepts in JSON and browsers do not) are echoed as strings; an empty field name (an
-    empty key) is shown as ``""``."""
-    data = error.as_dict()
-    if not data["field"]:
-        data["field"] = '""'  # an empty key, e.g. {"": 1}
-    value = data["value"]
-    if isinstance(value, float) and not math.isfinite(value):
-        data["value"] = str(value)
-    return data
-
-
 def payload_size(payload: object) -> int:
     """Bytes of ``payload`` as compact JSON; raises CommandError if it is not JSON data."""
     try:
         text = json.dumps(payload, separators=(",", ":"), allow_nan=True)
     except (TypeError, ValueError, RecursionError):
-        raise CommandError("payload", brief(payload), "JSON data (objects, arrays, strings, "
+        raise CommandError("payload", payload, "JSON data (objects, arrays, strings, "
                                                       "numbers, true, false, null)") from None
     return len(text.encode("utf-8"))
 
@@ -87,7 +61,7 @@ def check_size(payload: object, limit: int = MAX_PAYLOAD_BYTES) -> None:
 def validate_event(name: object) -> str:
     """The name of a known inbound event, or CommandError naming the ones there are."""
     if not isinstance(name, str) or name not in EVENTS:
-        raise CommandError("event", brief(name), "one of " + ", ".join(EVENTS))
+        raise CommandError("event", name, "one of " + ", ".join(EVENTS))
     return name
 
 
@@ -95,26 +69,16 @@ def _object(name: str, payload: object, allowed_keys: tuple[str, ...], shape: st
     if payload is None:
         return {}
     if not isinstance(payload, dict):
-        raise CommandError(name, brief(payload), "an object " + shape)
+        raise CommandError(name, payload, "an object " + shape)
     for key in payload:
         if key not in allowed_keys:
-            raise CommandError(str(key)[:40], brief(payload[key]),
+            raise CommandError(str(key)[:40], payload[key],
                                f"fields of {name}: " + ", ".join(allowed_keys))
     return payload
 
 
-def _int(name: str, value: object, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        if not (isinstance(value, float) and value.is_integer()):
-            raise CommandError(name, brief(value), f"an integer from {low} to {high}")
-        value = int(value)
-    if not low <= value <= high:
-        raise CommandError(name, value, f"an integer from {low} to {high}")
-    return value
-
-
 def _optional_int(name: str, value: object, low: int, high: int) -> int | None:
-    return None if value is None else _int(name, value, low, high)
+    return None if value is None else check_int(name, value, low, high, CommandError)
 
 
 def validate_join(payload: object) -> dict:
@@ -123,7 +87,7 @@ def validate_join(payload: object) -> dict:
     data = _object("join", payload, ("session", "last_seq", "run"), EVENTS["join"])
     token = data.get("session")
     if token is not None and (not isinstance(token, str) or not _TOKEN.fullmatch(token)):
-        raise CommandError("session", brief(token), _TOKEN_ALLOWED)
+        raise CommandError("session", token, _TOKEN_ALLOWED)
     return {
         "session": token,
         "last_seq": _optional_int("last_seq", data.get("last_seq"), 0, MAX_SEQ),
@@ -135,18 +99,18 @@ def validate_ack(payload: object) -> dict:
     """``ack``: the highest seq the client has applied (of run ``run``, if given)."""
     check_size(payload)
     if payload is None:
-        raise CommandError("ack", brief(payload), "an object " + EVENTS["ack"])
+        raise CommandError("ack", payload, "an object " + EVENTS["ack"])
     data = _object("ack", payload, ("seq", "run"), EVENTS["ack"])
     if "seq" not in data:
         raise CommandError("seq", None, f"an integer from 0 to {MAX_SEQ}")
-    return {"seq": _int("seq", data["seq"], 0, MAX_SEQ),
+    return {"seq": check_int("seq", data["seq"], 0, MAX_SEQ, CommandError),
             "run": _optional_int("run", data.get("run"), 1, MAX_SEQ)}
 
 
 def _speed(value: object) -> float:
     allowed = f"a number from {SPEED_MIN:g} to {SPEED_MAX:g} (virtual seconds per wall second)"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise CommandError("speed", brief(value), allowed)
+        raise CommandError("speed", value, allowed)
     value = float(value)
     if not math.isfinite(value) or not SPEED_MIN <= value <= SPEED_MAX:
         raise CommandError("speed", value, allowed)
@@ -156,37 +120,40 @@ def _speed(value: object) -> float:
 def _no_fields(name: str, command: dict) -> dict:
     for key in command:
         if key != "cmd":
-            raise CommandError(str(key)[:40], brief(command[key]), f"fields of {name}: none")
+            raise CommandError(str(key)[:40], command[key], f"fields of {name}: none")
     return {"cmd": name}
 
 
 def _scenario(command: dict) -> dict:
     for key in command:
         if key not in ("cmd", "name", "seed", "config", "script"):
-            raise CommandError(str(key)[:40], brief(command[key]),
+            raise CommandError(str(key)[:40], command[key],
                                "fields of scenario: name, seed, config, script")
     name = command.get("name")
     if not isinstance(name, str) or name not in PRESETS:
-        raise CommandError("name", brief(name), "one of " + ", ".join(PRESETS))
+        raise CommandError("name", name, "one of " + ", ".join(PRESETS))
     seed = command.get("seed")
     if seed is not None:
-        seed = _int("seed", seed, 0, MAX_SEED)
+        seed = check_int("seed", seed, 0, MAX_SEED, CommandError)
     overrides = command.get("config")
     if overrides is not None:
         if not isinstance(overrides, dict):
-            raise CommandError("config", brief(overrides), "an object of config fields "
+            raise CommandError("config", overrides, "an object of config fields "
                                                     "(docs/protocol.md)")
-        overrides = check_config(name, overrides)
+    config = build_config(name, overrides)
+    if seed is None and overrides and "seed" in overrides:
+        seed = config.seed  # a seed given among the config fields
     script = command.get("script", True)
     if not isinstance(script, bool):
-        raise CommandError("script", brief(script), "true (run the preset's scripted "
+        raise CommandError("script", script, "true (run the preset's scripted "
                                                     "commands, e.g. its first order) or false")
-    return {"cmd": "scenario", "name": name, "seed": seed, "config": overrides,
+    return {"cmd": "scenario", "name": name, "seed": seed, "config": config,
             "script": script}
 
 
-def check_config(scenario: str, overrides: dict) -> dict:
-    """Config overrides a server run accepts: the engine's rules plus the server's caps."""
+def build_config(scenario: str, overrides: dict | None) -> Config:
+    """The scenario's config with ``overrides``, built once: the engine's rules plus the
+    server's caps."""
     try:
         config = preset_config(scenario, overrides)
     except EngineError as error:  # ConfigError: re-raise as a command error, same fields
@@ -197,32 +164,33 @@ def check_config(scenario: str, overrides: dict) -> dict:
     if config.samples > SERVER_MAX_SAMPLES:
         raise CommandError("config.samples", config.samples,
                            f"an integer from 0 to {SERVER_MAX_SAMPLES} on this server")
-    return dict(overrides)
+    return config
 
 
 def validate_command(payload: object) -> dict:
     """``command``: a session command or one of the engine's, normalized."""
     check_size(payload)
     if not isinstance(payload, dict):
-        raise CommandError("command", brief(payload), 'an object like {"cmd": "play"}')
+        raise CommandError("command", payload, 'an object like {"cmd": "play"}')
     name = payload.get("cmd")
     if not isinstance(name, str) or name not in COMMAND_NAMES:
-        raise CommandError("cmd", brief(name), "one of " + ", ".join(COMMAND_NAMES))
+        raise CommandError("cmd", name, "one of " + ", ".join(COMMAND_NAMES))
     if name in ENGINE_COMMANDS:
-        return normalize_command(payload)
+        return payload  # the engine checks its own commands as it applies them
     if name == "scenario":
         return _scenario(payload)
     if name == "seed":
         for key in payload:
             if key not in ("cmd", "seed"):
-                raise CommandError(str(key)[:40], brief(payload[key]), "fields of seed: seed")
+                raise CommandError(str(key)[:40], payload[key], "fields of seed: seed")
         if "seed" not in payload:
             raise CommandError("seed", None, f"an integer from 0 to {MAX_SEED}")
-        return {"cmd": "seed", "seed": _int("seed", payload["seed"], 0, MAX_SEED)}
+        return {"cmd": "seed", "seed": check_int("seed", payload["seed"], 0, MAX_SEED,
+                                                   CommandError)}
     if name == "speed":
         for key in payload:
             if key not in ("cmd", "speed"):
-                raise CommandError(str(key)[:40], brief(payload[key]), "fields of speed: speed")
+                raise CommandError(str(key)[:40], payload[key], "fields of speed: speed")
         return {"cmd": "speed", "speed": _speed(payload.get("speed"))}
     return _no_fields(name, payload)  # play, pause, step, reset
 
@@ -232,33 +200,3 @@ def describe() -> dict:
     return {"speed_min": SPEED_MIN, "speed_max": SPEED_MAX, "max_payload": MAX_PAYLOAD_BYTES,
             "max_seed": MAX_SEED, "max_orders": SERVER_MAX_ORDERS,
             "commands": list(COMMAND_NAMES), "failure_points": list(FAILURE_POINTS)}
-
-
-class TokenBucket:
-    """A per-connection rate limit: ``rate`` tokens per second, at most ``burst`` saved up.
-
-    The caller passes the time (seconds, any monotonic origin) to every call.
-    """
-
-    __slots__ = ("rate", "burst", "tokens", "stamp")
-
-    def __init__(self, rate: float, burst: float, now: float) -> None:
-        self.rate = float(rate)
-        self.burst = float(burst)
-        self.tokens = float(burst)
-        self.stamp = now
-
-    def take(self, now: float, cost: float = 1.0) -> bool:
-        """Spend ``cost`` tokens if there are that many; False (nothing spent) otherwise."""
-        elapsed = now - self.stamp
-        if elapsed > 0:
-            self.tokens = min(self.burst, self.tokens + elapsed * self.rate)
-            self.stamp = now
-        if self.tokens >= cost:
-            self.tokens -= cost
-            return True
-        return False
-
-    def allowed(self) -> str:
-        return (f"at most {self.rate:g} messages per second (bursts of {self.burst:g}); "
-                "slow down and retry")

@@ -82,7 +82,7 @@ def drive(config: Config, ops: list, trace: bool = True) -> tuple[Simulation, li
 def check_books(sim: Simulation) -> None:
     """What holds at every moment, not just at rest."""
     inv = sim.invariant()
-    assert inv["held"] == inv["approved_total"] + inv["pending"] + inv["unbacked"]
+    assert inv["reserved"] == inv["approved_total"] + inv["pending"] + inv["unbacked"]
     assert inv["unbacked"] >= 0 and inv["pending"] >= 0
     assert inv["ok"] is (inv["unbacked"] == 0)
     s = sim.summary()
@@ -157,13 +157,14 @@ def check_run_at_rest(sim: Simulation, events: list[dict]) -> None:
     # -- truth, belief and judgement per order
     orders = list(sim.iter_orders())
     inv = sim.invariant()
-    assert inv["held"] == sum(o["credit_reserved"] for o in orders) == sim.customer()["reserved"]
+    assert (inv["reserved"] == sum(o["credit_reserved"] for o in orders)
+            == sim.customer()["reserved"])
     assert inv["approved_total"] == sum(o["amount"] for o in orders
                                         if o["order_state"] == "approved")
     assert inv["pending"] == 0
     assert inv["unbacked"] == sum(o["credit_reserved"] for o in orders
                                   if o["judgement"] == "diverged")
-    assert inv["held"] == inv["approved_total"] + inv["pending"] + inv["unbacked"]
+    assert inv["reserved"] == inv["approved_total"] + inv["pending"] + inv["unbacked"]
     assert inv["ok"] is (inv["unbacked"] == 0)
     if not inv["ok"]:
         assert events[inv["broken_at_seq"] - 1]["type"] == "invariant-broken"
@@ -186,7 +187,7 @@ def check_run_at_rest(sim: Simulation, events: list[dict]) -> None:
                                      "sender-timeout")
             marks = [e for e in events if e["type"] == "order-diverged"
                      and e["order"] == o["id"]]
-            assert marks and all(m["began_seq"] == began["seq"] for m in marks)
+            assert marks and all(m["diverged_at_seq"] == began["seq"] for m in marks)
             assert marks[-1]["divergence"] == o["divergence"]
             assert marks[0]["seq"] >= began["seq"]
 
@@ -306,6 +307,7 @@ def test_every_order_ends_consistent_without_failures_and_a_long_enough_timeout(
     assert s["consistent"] == s["orders"] and s["diverged"] == 0
     assert s["messages_lost"] == 0 and s["receiver_crashes"] == 0
     assert s["sender_timeouts"] == 0 and s["replies_ignored"] == 0
-    assert sim.invariant()["ok"] and sim.invariant()["held"] == sim.invariant()["approved_total"]
+    inv = sim.invariant()
+    assert inv["ok"] and inv["reserved"] == inv["approved_total"]
     m = sim.metrics()
     assert m["seen_count"] == m["true_count"] and m["drift"] == 0.0

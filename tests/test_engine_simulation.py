@@ -88,7 +88,7 @@ def test_seed_table_one_order(point):
     # The invariant: broken only when credit is held for an order that is not approved.
     inv = sim.invariant()
     assert inv["ok"] is invariant_ok
-    assert inv["held"] == reserved
+    assert inv["reserved"] == reserved
     assert inv["approved_total"] == (100 if point is None else 0)
     assert inv["unbacked"] == (0 if invariant_ok else 100)
     assert ("invariant-broken" in types(events)) is (not invariant_ok)
@@ -110,7 +110,7 @@ def test_divergence_begins_at_the_failure_event(point):
         assert failure["point"] == point
     assert failure["order"] == 1
     [diverged] = [e for e in events if e["type"] == "order-diverged"]
-    assert diverged["began_seq"] == began
+    assert diverged["diverged_at_seq"] == began
     assert diverged["seq"] > began
     assert diverged["divergence"] == SEED_TABLE[point][4]
     # The engine knows at once; the sender only finds out (that it knows nothing) later.
@@ -335,7 +335,7 @@ def test_late_reply_after_timeout_is_ignored_and_the_order_diverges():
     assert order["credit_reserved"] == 100
     assert order["divergence"] == "reserved-not-approved"
     assert order["diverged_at_seq"] == timeout["seq"]
-    kinds = [(e["divergence"], e["began_seq"]) for e in events
+    kinds = [(e["divergence"], e["diverged_at_seq"]) for e in events
              if e["type"] == "order-diverged"]
     # No credit held at the timeout: stuck in new; then the late reservation makes it worse.
     assert kinds == [("stuck-new", timeout["seq"]), ("reserved-not-approved", timeout["seq"])]
@@ -348,7 +348,7 @@ def test_timeout_between_reservation_and_reply():
     sim, events = one_order(None, reply_timeout=2.0, **FIXED)
     [timeout] = [e for e in events if e["type"] == "sender-timeout"]
     diverged = [e for e in events if e["type"] == "order-diverged"]
-    assert [(e["divergence"], e["began_seq"]) for e in diverged] == [
+    assert [(e["divergence"], e["diverged_at_seq"]) for e in diverged] == [
         ("reserved-not-approved", timeout["seq"])]
     assert sim.order_view(1)["order_state"] == "new"
 

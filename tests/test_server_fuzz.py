@@ -16,10 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import app as app_module
+import server as server_pkg
 from engine.names import FAILURE_POINTS
 from engine.presets import PRESETS
-from engine.protocol import COMMAND_NAMES
+from server.validation import COMMAND_NAMES
 from tests.support import RawSocketIO, http_get
 
 FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -109,14 +109,14 @@ class Errors(logging.Handler):
 @pytest.fixture(scope="module")
 def rig():
     clock = Clock()
-    app = app_module.create_app({
+    app = server_pkg.create_app({
         "AMO_ASYNC_MODE": "threading", "AMO_PACER": False, "AMO_CLOCK": clock,
         "AMO_RATE": 1e9, "AMO_BURST": 1e9, "AMO_FRAME_EVENTS": 200, "AMO_WINDOW": 1000})
     hub = app.extensions["amo_hub"]
     errors = Errors()
     for name in ("amo", "socketio.server", "engineio.server"):
         logging.getLogger(name).addHandler(errors)
-    client = app_module.socketio.test_client(app)
+    client = server_pkg.socketio.test_client(app)
     assert client.emit("join", {}, callback=True)["ok"]
     yield app, hub, clock, client, errors
     for name in ("amo", "socketio.server", "engineio.server"):
@@ -189,10 +189,10 @@ def test_fuzz_event_names_and_arguments(rig, name, args):
 def test_fuzz_raw_socketio_frames(rig, frame):
     app, hub, clock, client, errors = rig
     client.acks = None
-    app_module.socketio.server._handle_eio_message(client.eio_sid, frame)
+    server_pkg.socketio.server._handle_eio_message(client.eio_sid, frame)
     if client.acks is not None and client.acks["args"]:
         check_answer(client.acks["args"][0])
-    manager = app_module.socketio.server.manager
+    manager = server_pkg.socketio.server.manager
     sid = manager.sid_from_eio_sid(client.eio_sid, "/")
     if sid is None or not manager.is_connected(sid, "/"):  # the frame was a DISCONNECT
         client.connected["/"] = False

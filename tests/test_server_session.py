@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import CommandError
-from engine.protocol import validate_command
-from engine.session import Limits, Session, SessionStore
+from server.session import Limits, Session, SessionStore
+from server.validation import validate_command
 
 FPS = 30
 
@@ -153,9 +153,9 @@ def test_frame_cap_bounds_each_batch_and_slows_virtual_time():
     assert len(client.batches) == FPS
     assert all(len(b["events"]) <= 300 for b in client.batches)
     assert sum(len(b["events"]) for b in client.batches) >= 300 * (FPS - 1)
-    assert client.session.held and client.batches[-1]["held"]
+    assert client.session.held_back and client.batches[-1]["held_back"]
     assert client.session.sim.now < 50.0  # slowed down, events never skipped
-    assert any(c["held"] for c in client.clocks)
+    assert any(c["held_back"] for c in client.clocks)
 
 
 def test_window_stops_a_client_that_does_not_acknowledge():
@@ -172,7 +172,7 @@ def test_window_stops_a_client_that_does_not_acknowledge():
     t = client.session.sim.now
     end = client.run(end, 5.0)
     assert len(client.events) == 2000 and client.session.sim.now == t  # no advance at all
-    assert client.session.held
+    assert client.session.held_back
     # Commands that make events are refused once the window and its slack are used up...
     for _ in range(25):
         client.command("create-order", end)
@@ -204,12 +204,12 @@ def test_transport_backlog_holds_the_run_and_sends_nothing():
     client.command("play", 0.0)
     session = client.session
     assert session.tick(0.5, can_send=False) == []
-    assert session.held
+    assert session.held_back
     t = session.sim.now
     assert session.tick(1.0, can_send=False) == []
     assert session.sim.now == t
     client.receive(session.tick(1.1))
-    assert client.events and not session.held
+    assert client.events and not session.held_back
 
 
 def test_step_walks_the_same_events_one_moment_at_a_time():
@@ -315,6 +315,22 @@ def test_engine_command_answers():
     assert types(client.events) == ["order-created", "message-sent", "order-created",
                                      "message-sent", "failure-point-changed",
                                      "credit-limit-changed"]
+
+
+def test_engine_commands_are_checked_once_by_the_engine_and_logged_normalized():
+    client = new_client()
+    with pytest.raises(CommandError) as err:
+        client.command("set-failure", 0.0, point="nowhere", mode="on")
+    assert err.value.field == "point" and "reply-lost" in err.value.allowed
+    with pytest.raises(CommandError) as err:
+        client.command("create-order", 0.0, amount=0)
+    assert err.value.field == "amount"
+    assert client.session.sim.command_log == []  # nothing applied, nothing logged
+    client.command("create-order", 0.0, amount=5.0)
+    client.command("set-failure", 0.0, point="request-lost", probability=1)
+    assert [entry["cmd"] for entry in client.session.sim.command_log] == [
+        {"cmd": "create-order", "amount": 5},
+        {"cmd": "set-failure", "point": "request-lost", "probability": 1.0}]
 
 
 def test_commands_per_run_are_capped():
@@ -495,17 +511,17 @@ def test_a_second_socket_takes_the_session_over():
     first = store.join("a", None, None, None, 0.0)
     token = first.session.token
     second = store.join("b", token, 0, None, 1.0)
-    assert second.session is first.session and second.detached_sid == "a"
+    assert second.session is first.session and second.detached == "a"
     assert store.session_of("a") is None and store.session_of("b") is first.session
     store.leave("a", 2.0)  # the old socket going away does not detach the new one
-    assert first.session.sid == "b"
+    assert first.session.attachment == "b"
 
 
 def test_joining_another_session_detaches_the_first():
     store = SessionStore(grace=10.0)
     first = store.join("a", None, None, None, 0.0).session
     second = store.join("a", None, None, None, 1.0).session
-    assert first is not second and first.sid is None and second.sid == "a"
+    assert first is not second and first.attachment is None and second.attachment == "a"
     assert store.expire(11.0) == [first.token]
 
 
@@ -520,7 +536,7 @@ def test_sessions_are_freed_after_the_grace_period_and_nothing_leaks():
     assert store.expire(1000.0) != []
     assert len(store) == 30
     assert store.expire(2000.0)
-    assert len(store) == 0 and store.by_sid == {}
+    assert len(store) == 0 and store.by_attachment == {}
     assert store.stats() == {"sessions": 0, "attached": 0, "created": 1000, "expired": 1000}
 
 
@@ -555,4 +571,4 @@ def test_store_tick_sends_per_session_and_skips_backed_up_sockets():
     out = store.tick(0.5, can_send=lambda sid: sid != "b")
     tokens = {token for token, _, _ in out}
     assert tokens == {one.token}
-    assert two.held
+    assert two.held_back

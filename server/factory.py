@@ -1,0 +1,90 @@
+"""``create_app(config)``: the Flask app with its routes, its Socket.IO endpoint and its hub.
+
+Config keys: Flask's, plus the ``AMO_*`` keys of ``DEFAULTS``. The clock is injected
+(``AMO_CLOCK``) and the frame loop optional (``AMO_PACER``), so tests need no wall time.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from flask import Flask, jsonify, render_template
+
+from . import transport
+from .handlers import register_ack, socketio
+from .hub import Hub
+from .session import Limits
+
+ROOT = Path(__file__).resolve().parent.parent
+MAX_HTTP_BUFFER = 16 * 1024  # largest inbound engine.io message: far above any payload
+
+DEFAULTS = {
+    "AMO_ASYNC_MODE": "threading",  # app.py picks eventlet unless told otherwise
+    "AMO_ALLOW_ORIGINS": (),  # origins allowed besides the page's own
+    "AMO_GRACE": 30.0,  # seconds a detached session waits for its client to come back
+    "AMO_MAX_SESSIONS": 1000,
+    "AMO_FPS": 30.0,  # frames per second of the pacing loop
+    "AMO_FRAME_EVENTS": Limits.frame_events,
+    "AMO_WINDOW": Limits.window,
+    "AMO_RATE": 50.0,  # inbound messages per second per connection
+    "AMO_BURST": 100.0,
+    "AMO_ACK_COST": 0.2,  # an ack spends a fifth of a token: a client acks every frame
+    "AMO_MAX_QUEUED": 16,  # packets waiting for a client before its session holds back
+    "AMO_DEAF_QUEUED": 1000,  # packets waiting: the client is not reading; stop answering
+    "AMO_PACER": True,  # start the frame loop (in-process tests tick by hand)
+    "AMO_CLOCK": time.monotonic,
+}
+
+
+def same_origin_or(extra: tuple[str, ...]) -> Callable | None:
+    """The engine.io origin check: the page's own origin, plus ``extra`` if any."""
+    if not extra:
+        return None  # engine.io's default: same origin only
+
+    allowed = set(extra)
+
+    def check(origin, environ) -> bool:
+        if origin in allowed:
+            return True
+        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
+        return origin == own
+
+    return check
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """The Flask app with its Socket.IO endpoint and its hub (``app.extensions["amo_hub"]``)."""
+    app = Flask("app", root_path=str(ROOT))
+    app.config.update(DEFAULTS)
+    app.config["SECRET_KEY"] = os.environ.get("AMO_SECRET_KEY") or secrets.token_hex(32)
+    if config:
+        app.config.update(config)
+    socketio.init_app(
+        app,
+        async_mode=app.config["AMO_ASYNC_MODE"],
+        cors_allowed_origins=same_origin_or(tuple(app.config["AMO_ALLOW_ORIGINS"])),
+        max_http_buffer_size=MAX_HTTP_BUFFER,
+        async_handlers=False,  # one connection's events are handled in order, inline
+        serializer=transport.SafePacket,
+    )
+    app.wsgi_app = transport.DropBrokenWebSockets(app.wsgi_app)
+    hub = Hub(socketio, app.config)
+    hub.install()
+    app.extensions["amo_hub"] = hub
+    register_ack(hub)
+
+    @app.get("/")
+    def index():
+        return render_template("index.html")
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(hub.health())
+
+    if app.config["AMO_PACER"]:
+        hub.start()
+    return app

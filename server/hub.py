@@ -1,0 +1,235 @@
+"""The hub: connects sessions to Socket.IO connections, answers inbound events through an
+explicit dispatch table, and runs the frame loop that paces every session.
+
+Every session operation happens under one lock, emits included, so a resume can never
+interleave with a frame. The session store never sees a socket id: each connection is a
+``Connection``, the attachment the store keys sessions by.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from engine import __version__, describe_presets
+from engine.errors import CommandError, EngineError, brief
+
+from . import transport
+from .ratelimit import TokenBucket
+from .session import Limits, SessionStore
+from .validation import describe, validate_ack, validate_command, validate_event, validate_join
+
+log = logging.getLogger("amo")
+
+ROOM_PREFIX = "session:"  # a session is addressed by its room, never by one socket id
+
+
+def room_of(token: str) -> str:
+    return ROOM_PREFIX + token
+
+
+class Connection:
+    """One Socket.IO connection: the attachment a session is attached to."""
+
+    __slots__ = ("sid", "address", "bucket")
+
+    def __init__(self, sid: str, address: str, bucket: TokenBucket) -> None:
+        self.sid = sid
+        self.address = address
+        self.bucket = bucket
+
+    def __repr__(self) -> str:
+        return f"Connection({self.sid!r})"
+
+
+class Hub:
+    """Holds the sessions of one app and connects them to sockets: rate limits, answers,
+    the pacing loop."""
+
+    def __init__(self, sio, config: dict) -> None:
+        self.sio = sio
+        self.clock: Callable[[], float] = config["AMO_CLOCK"]
+        self.fps = float(config["AMO_FPS"])
+        limits = Limits(frame_events=int(config["AMO_FRAME_EVENTS"]),
+                        window=int(config["AMO_WINDOW"]))
+        self.store = SessionStore(limits, grace=float(config["AMO_GRACE"]),
+                                  max_sessions=int(config["AMO_MAX_SESSIONS"]))
+        self.rate = float(config["AMO_RATE"])
+        self.burst = float(config["AMO_BURST"])
+        self.ack_cost = float(config["AMO_ACK_COST"])
+        self.max_queued = int(config["AMO_MAX_QUEUED"])
+        self.deaf_queued = int(config["AMO_DEAF_QUEUED"])
+        self.lock = threading.Lock()  # green under eventlet: created after the patch
+        self.answers = transport.AnswerWatch()
+        self.connections: dict[str, Connection] = {}
+        # The inbound events a client may send, and who answers each (docs/protocol.md).
+        self.dispatch: dict[str, Callable[[Connection, object, float], dict]] = {
+            "join": self.on_join,
+            "command": self.on_command,
+            "ack": self.on_ack,
+        }
+        self.frames = 0
+        self.next_expiry = 0.0
+        self.stopped = False
+        self.task = None
+
+    def install(self) -> None:
+        """Hook into the Socket.IO server (after ``init_app``)."""
+        self.answers.install(self.sio.server)
+
+    # ------------------------------------------------------------ transport facts
+    def backlog(self, connection: Connection) -> int:
+        return transport.backlog(self.sio.server, connection.sid)
+
+    def can_send(self, connection: Connection) -> bool:
+        return self.backlog(connection) <= self.max_queued
+
+    # ------------------------------------------------------------ connections
+    def connection(self, sid: str, address: str = "") -> Connection:
+        found = self.connections.get(sid)
+        if found is None:
+            found = self.connections[sid] = Connection(
+                sid, address, TokenBucket(self.rate, self.burst, self.clock()))
+        return found
+
+    def connected(self, sid: str, address: str) -> None:
+        self.connection(sid, address)
+
+    def disconnected(self, sid: str) -> None:
+        if not transport.really_disconnected(self.sio.server, sid):
+            return  # an event named "disconnect" sent by the client, not a disconnect
+        found = self.connections.pop(sid, None)
+        if found is not None:
+            with self.lock:
+                self.store.leave(found, self.clock())
+
+    # ------------------------------------------------------------ inbound events
+    def handle(self, event: object, sid: str, args: tuple):
+        """Answer one inbound event: ``{"ok": true, ...}`` or ``{"ok": false, "error"}``."""
+        now = self.clock()
+        wants = self.answers.wants_answer()
+        connection = self.connection(sid)
+        if self.backlog(connection) >= self.deaf_queued:
+            return self.sio.server.not_handled  # not reading: no answer, nothing done
+        try:
+            bucket = connection.bucket
+            if not bucket.take(now, self.ack_cost if event == "ack" else 1.0):
+                raise CommandError("rate", "too many messages", bucket.allowed())
+            if event == transport.MALFORMED:
+                raise CommandError("payload", args[0] if args else None,
+                                   "a Socket.IO event: a JSON array [name, payload object]")
+            name = validate_event(event)
+            if len(args) > 1:
+                raise CommandError("payload", f"{len(args)} arguments",
+                                   "one payload object per event")
+            payload = args[0] if args else None
+            answer = {"ok": True, **self.dispatch[name](connection, payload, now)}
+        except EngineError as error:
+            answer = {"ok": False, "error": error.as_dict()}
+        except Exception:  # a bug must not take the connection (or the server) down
+            log.exception("error handling %r from %s", brief(event), sid)
+            answer = {"ok": False, "error": {
+                "field": "server", "value": None, "allowed": "",
+                "message": "the server failed to handle this event (logged)"}}
+        if wants is False:
+            if not answer["ok"]:
+                self.sio.emit("error", {"error": answer["error"]}, to=sid)
+            return None
+        return answer
+
+    def _enter(self, sid: str, room: str) -> None:
+        self.sio.server.enter_room(sid, room, namespace="/")
+
+    def _leave(self, sid: str, room: str) -> None:
+        self.sio.server.leave_room(sid, room, namespace="/")
+
+    def on_join(self, connection: Connection, payload: object, now: float) -> dict:
+        data = validate_join(payload)
+        sid = connection.sid
+        with self.lock:
+            before = self.store.session_of(connection)
+            joined = self.store.join(connection, data["session"], data["last_seq"],
+                                     data["run"], now)
+            token = joined.session.token
+            room = room_of(token)
+            if before is not None and before.token != token:
+                self._leave(sid, room_of(before.token))
+            if joined.detached is not None:
+                self._leave(joined.detached.sid, room)
+                self.sio.emit("detached", {"session": token, "reason": "joined-elsewhere"},
+                              to=joined.detached.sid)
+            self._enter(sid, room)
+            for event, message in joined.messages:
+                self._stamp(event, message)
+                self.sio.emit(event, message, to=sid)
+        return {**joined.answer, "presets": describe_presets(), "limits": self.limits()}
+
+    def on_command(self, connection: Connection, payload: object, now: float) -> dict:
+        command = validate_command(payload)
+        with self.lock:
+            session = self.store.session_of(connection)
+            if session is None:
+                raise CommandError("session", None, "a joined session: send join first")
+            result, messages = session.command(command, now)
+            for event, message in messages:
+                self.sio.emit(event, message, to=room_of(session.token))
+        return result
+
+    def on_ack(self, connection: Connection, payload: object, now: float) -> dict:
+        data = validate_ack(payload)
+        with self.lock:
+            session = self.store.session_of(connection)
+            if session is None:
+                raise CommandError("session", None, "a joined session: send join first")
+            return session.ack(data["seq"], data["run"])
+
+    def limits(self) -> dict:
+        limits = self.store.limits
+        return {**describe(), "window": limits.window, "frame_events": limits.frame_events,
+                "fps": self.fps, "rate": self.rate, "burst": self.burst,
+                "ack_cost": self.ack_cost, "grace": self.store.grace}
+
+    # ------------------------------------------------------------ frame loop
+    @staticmethod
+    def _stamp(event: str, message: dict) -> None:
+        if event == "events":
+            message["server_time"] = time.time()  # wall clock, for latency measurements
+
+    def tick(self) -> None:
+        """One frame: every attached session's batch and clock news, then expiry."""
+        now = self.clock()
+        with self.lock:
+            for token, event, message in self.store.tick(now, self.can_send):
+                self._stamp(event, message)
+                self.sio.emit(event, message, to=room_of(token))
+            if now >= self.next_expiry:
+                self.store.expire(now)
+                self.next_expiry = now + 1.0
+            self.frames += 1
+
+    def run(self) -> None:
+        period = 1.0 / self.fps
+        due = time.monotonic()
+        while not self.stopped:
+            try:
+                self.tick()
+            except Exception:  # pragma: no cover - keep pacing the other sessions
+                log.exception("frame failed")
+            due += period
+            delay = due - time.monotonic()
+            if delay < 0:  # late (a slow frame): start afresh rather than rush
+                due = time.monotonic()
+                delay = 0.0
+            self.sio.sleep(delay)
+
+    def start(self) -> None:
+        if self.task is None:
+            self.task = self.sio.start_background_task(self.run)
+
+    def health(self) -> dict:
+        with self.lock:
+            stats = self.store.stats()
+        return {"version": __version__, "async_mode": self.sio.async_mode, **stats,
+                "connections": len(self.connections), "frames": self.frames}
