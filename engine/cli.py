@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 
 from .config import MAX_AMOUNT, MAX_ORDERS, MAX_SEED
@@ -21,17 +22,30 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+# Numbers on the command line are plain ASCII decimals: Python's int() and float() would
+# also take " 5 ", "1_000", "+7" and other scripts' digits ("١٢٣"), which a user reading
+# the help would not expect to work and a script should not come to rely on.
+_INTEGER = re.compile(r"-?[0-9]+")
+_DECIMAL = re.compile(r"-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?")
+
+
 def _int_in(low: int, high: int):
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
+        if not _INTEGER.fullmatch(text):
             raise argparse.ArgumentTypeError(
-                f"{text!r} is not an integer ({low}..{high})") from None
+                f"{text!r} is not an integer ({low}..{high}; digits 0-9 only)")
+        value = int(text)
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"{value} is out of range ({low}..{high})")
         return value
     return parse
+
+
+def _decimal(text: str) -> float:
+    if not _DECIMAL.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number (like 0.5 or 2; digits 0-9, a point, an exponent)")
+    return float(text)
 
 
 def _point(text: str) -> str:
@@ -49,10 +63,9 @@ def _loss(text: str) -> tuple[str, float]:
     point = _LOSS_ALIASES.get(name, name)
     if point not in FAILURE_POINTS:
         raise argparse.ArgumentTypeError(f"{name!r} is not a leg or failure point ({allowed})")
-    try:
-        probability = float(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a probability (0..1)") from None
+    if not _DECIMAL.fullmatch(raw):
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a probability (0..1)")
+    probability = float(raw)
     if not 0.0 <= probability <= 1.0:
         raise argparse.ArgumentTypeError(f"{raw} is not a probability (0..1)")
     return point, probability
@@ -73,13 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
                              "request=0.1 reply=0.05 crash-after-processing=0.01")
     parser.add_argument("--orders", type=_int_in(0, MAX_ORDERS), default=None,
                         help="number of orders arriving over time")
-    parser.add_argument("--order-interval", type=float, default=None,
+    parser.add_argument("--order-interval", type=_decimal, default=None,
                         help="mean virtual seconds between order arrivals")
     parser.add_argument("--amount", type=_int_in(1, MAX_AMOUNT), default=None,
                         help="amount of each order")
     parser.add_argument("--credit-limit", type=_int_in(0, MAX_AMOUNT), default=None,
                         help="the customer's credit limit")
-    parser.add_argument("--timeout", type=float, default=None,
+    parser.add_argument("--timeout", type=_decimal, default=None,
                         help="the sender's reply timeout, virtual seconds")
     parser.add_argument("--seed", type=_int_in(0, MAX_SEED), default=None)
     out = parser.add_mutually_exclusive_group()

@@ -172,6 +172,14 @@ def test_trace_of_many_orders_matches_the_report():
     (["--amount", "0"], "--amount"),
     (["--json", "--trace"], "not allowed"),
     (["--colour"], "unrecognized"),
+    # Numbers are plain ASCII decimals (docs: README, "Run the engine headless").
+    (["--seed", "\u0661\u0662\u0663"], "--seed"),
+    (["--orders", " 5 "], "--orders"),
+    (["--orders", "1_000"], "--orders"),
+    (["--seed", "+7"], "--seed"),
+    (["--timeout", "inf"], "--timeout"),
+    (["--timeout", "1_0"], "--timeout"),
+    (["--loss", "request=nan"], "probability"),
 ])
 def test_bad_arguments_exit_2_with_one_line(args, mentions):
     done = cli(*args)
