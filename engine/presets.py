@@ -15,6 +15,8 @@ def _one_order(point: str | None) -> dict:
     return {"config": {"failures": failures}, "script": [(0.0, {"cmd": "create-order"})]}
 
 
+FOUR_FAILURES_GAP = 7.0  # > reply timeout (4 s) + a crashed receiver's restart (2 s)
+
 PRESETS: dict[str, dict] = {
     "happy-path": {
         "title": "Happy path",
@@ -45,6 +47,23 @@ PRESETS: dict[str, dict] = {
         "explains": "Credit is reserved and CreditReserved is sent, but it is lost. The "
                     "sender sees the same silence as in every other failure.",
         **_one_order("reply-lost"),
+    },
+    "four-failures": {
+        "title": "Four failures, one silence",
+        "explains": "Five orders, one at a time: the first goes through, then each failure "
+                    "point strikes one order. The sender sees the same silence four times; "
+                    "the Customer service's truth differs each time.",
+        # One order every FOUR_FAILURES_GAP seconds, each failure point armed for the next
+        # message only: spaced beyond the reply timeout and the receiver's restart, so no
+        # order's fate touches another's.
+        "config": {},
+        "script": [(0.0, {"cmd": "create-order"})] + [
+            step for i, point in enumerate(
+                ("request-lost", "crash-before-processing", "crash-after-processing",
+                 "reply-lost"), start=1)
+            for step in ((i * FOUR_FAILURES_GAP, {"cmd": "set-failure", "point": point,
+                                                  "mode": "next"}),
+                         (i * FOUR_FAILURES_GAP, {"cmd": "create-order"}))],
     },
     "lossy-network": {
         "title": "Lossy network, many orders",

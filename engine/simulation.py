@@ -165,6 +165,15 @@ class Simulation:
     def next_time(self) -> float | None:
         return self._heap[0][0] if self._heap else None
 
+    def next_wire_stop(self) -> float | None:
+        """The earliest midpoint, after now, of a message on the wire: where a stepping
+        viewer stops so each message is seen on its leg before it arrives (or is lost
+        beyond its middle). None when nothing is on the wire (or not tracing)."""
+        now = self.now
+        stops = [mid for m in self._wire.values()
+                 if (mid := (m["sent_at"] + m["arrives_at"]) / 2) > now]
+        return min(stops) if stops else None
+
     def apply(self, command: dict) -> list[dict]:
         """Apply a command at the current virtual time and record it in the command log."""
         cmd = normalize_command(command)

@@ -73,6 +73,7 @@ class Session:
         self.script_pos = 0
         self.run += 1
         self.playing = False
+        self.ended_by_itself = False  # Play was released because the run was over
         self.held_back = False
         self.vt = self.sim.now  # virtual time the run has reached
         self.wall = now  # wall time at which it reached vt
@@ -104,12 +105,13 @@ class Session:
         self.sent = self.acked = self.floor = seq
         return {"session": self.token, "run": self.run, "scenario": self.scenario,
                 "seed": self.seed, "script": self.use_script, "playing": self.playing,
-                "speed": self.speed, "held_back": self.held_back, "seq": seq, "t": self.sim.now,
-                "window": self.limits.window, "in_flight_omitted": omitted, "state": state}
+                "speed": self.speed, "held_back": self.held_back, "over": self.over,
+                "seq": seq, "t": self.sim.now, "window": self.limits.window,
+                "in_flight_omitted": omitted, "state": state}
 
     def clock(self) -> dict:
         return {"run": self.run, "t": self.sim.now, "playing": self.playing,
-                "speed": self.speed, "held_back": self.held_back}
+                "speed": self.speed, "held_back": self.held_back, "over": self.over}
 
     def stats(self) -> dict:
         return {"run": self.run, "seq": self.sim.seq, "sent": self.sent, "acked": self.acked,
@@ -156,6 +158,17 @@ class Session:
         capped = made >= budget and self.sim.now < target
         self.vt = self.sim.now if capped else target
         self._set_held_back(capped)
+        if self.over:
+            # Nothing is left to happen: the clock stops and Play is released. A later
+            # order (create-order) sets it going again (see command).
+            self.playing = False
+            self.ended_by_itself = True
+            self.clock_due = True
+
+    @property
+    def over(self) -> bool:
+        """Nothing is left to happen in this run: no scheduled work, no script to apply."""
+        return self.sim.idle and self.script_pos >= len(self.script)
 
     def _run_until(self, target: float, budget: int) -> int:
         """Advance the engine to ``target``, applying the preset's script on its way."""
@@ -176,7 +189,7 @@ class Session:
     def _batch(self, events: list[dict]) -> dict:
         return {"run": self.run, "from_seq": events[0]["seq"], "to_seq": events[-1]["seq"],
                 "t": self.sim.now, "playing": self.playing, "speed": self.speed,
-                "held_back": self.held_back, "events": events}
+                "held_back": self.held_back, "over": self.over, "events": events}
 
     def tick(self, now: float, can_send: bool = True) -> list[Message]:
         """One frame: advance, then the batch of this frame's events and any clock news.
@@ -277,11 +290,13 @@ class Session:
         if name == "play":
             self._advance(now)
             self.playing = True
+            self.ended_by_itself = False
             self.clock_due = True
             return {"playing": True, "t": self.sim.now}, []
         if name == "pause":
             self._advance(now)
             self.playing = False
+            self.ended_by_itself = False
             self.held_back = False
             self.clock_due = True
             return {"playing": False, "t": self.sim.now}, []
@@ -298,11 +313,19 @@ class Session:
             self.clock_due = True
             made = self._step()
             self.vt = self.sim.now
-            return {"events": made, "t": self.sim.now, "idle": made == 0}, []
+            self.ended_by_itself = False
+            # idle: nothing is left to happen (a step that stopped a message halfway along
+            # its leg made no event but is not idle).
+            return {"events": made, "t": self.sim.now, "idle": self.over}, []
         # create-order, set-failure, set-credit-limit: the engine's commands.
         self._check_log(name)
         self._advance(now)
         self._collect(self.sim.apply(cmd))
+        if self.ended_by_itself and not self.over:
+            # The run had ended by itself while playing: new work sets it going again.
+            self.playing = True
+            self.ended_by_itself = False
+            self.clock_due = True
         if name == "create-order":
             return {"order": self.sim.orders}, []
         if name == "set-failure":
@@ -311,10 +334,17 @@ class Session:
         return {"credit_limit": self.sim.credit_limit}, []
 
     def _step(self) -> int:
-        """Process the next thing that happens: a script command or the engine's next event."""
+        """Process the next thing that happens: a script command or the engine's next event,
+        or stop a message halfway along its leg when that comes first, so every message is
+        seen on the wire."""
         sim = self.sim
         at = self.script[self.script_pos][0] if self.script_pos < len(self.script) else None
         upcoming = sim.next_time()
+        wire = sim.next_wire_stop()
+        if wire is not None and (upcoming is None or wire < upcoming) and (
+                at is None or wire < at):
+            sim.advance(wire)  # nothing is due before it: makes no event
+            return 0
         if at is not None and (upcoming is None or at < upcoming):
             made = self._collect(sim.advance(at)) if at > sim.now else 0
             made += self._collect(sim.apply(self.script[self.script_pos][1]))

@@ -29,7 +29,7 @@ def run_preset(name: str, overrides: dict | None = None) -> tuple[Simulation, li
 def test_the_seeds_cases_are_all_there():
     assert preset_names() == [
         "happy-path", "request-lost", "crash-before-processing", "crash-after-processing",
-        "reply-lost", "lossy-network", "metrics-stream",
+        "reply-lost", "four-failures", "lossy-network", "metrics-stream",
     ]
     described = describe_presets()
     assert [d["name"] for d in described] == preset_names()
@@ -59,6 +59,26 @@ def test_one_order_presets_match_the_seed(name):
         # The preset's failure point is the one that struck.
         began = next(e for e in events if e["seq"] == order["diverged_at_seq"])
         assert began["point"] == name
+
+
+def test_four_failures_one_silence_shows_each_truth_behind_the_same_sender_view():
+    sim, events = run_preset("four-failures")
+    orders = list(sim.iter_orders())
+    outcome = [(o["order_state"], o["credit_reserved"], o["sender_saw"], o["divergence"])
+               for o in orders]
+    # The first order goes through, then one per failure point, in the seed's order:
+    # the same outcomes as the one-order presets, all in one run.
+    assert outcome == [ONE_ORDER[name][:4] for name in (
+        "happy-path", "request-lost", "crash-before-processing", "crash-after-processing",
+        "reply-lost")]
+    # What the sender saw is identical for the four failures: only silence.
+    assert len({o["sender_saw"] for o in orders[1:]}) == 1
+    assert len({o["order_state"] for o in orders[1:]}) == 1
+    # Each order met its own failure point, and only that one.
+    by_seq = {e["seq"]: e for e in events}
+    struck = [by_seq[o["diverged_at_seq"]]["point"] for o in orders[1:]]
+    assert struck == list(FAILURE_POINTS)
+    assert sim.summary()["receiver_crashes"] == 2
 
 
 def test_lossy_network_shows_both_kinds_of_divergence():

@@ -520,3 +520,16 @@ def test_trace_off_makes_no_events_but_the_same_report():
     quiet.run()
     assert quiet.report() == traced.report()
     assert quiet.apply({"cmd": "create-order"}) == []
+
+
+def test_next_wire_stop_is_the_midpoint_of_the_first_message_on_its_leg():
+    sim = Simulation(Config(request_latency=(1.0, 1.0), reply_latency=(1.0, 1.0)))
+    assert sim.next_wire_stop() is None  # nothing on the wire
+    sim.apply({"cmd": "create-order"})
+    assert sim.next_wire_stop() == pytest.approx(0.5)  # OrderCreated, halfway
+    sim.advance(0.5)
+    assert sim.next_wire_stop() is None  # at the midpoint: no later one yet
+    sim.advance(1.0 + 0.3)  # delivered and processed: the reply is on its leg
+    assert sim.next_wire_stop() == pytest.approx(1.3 + 0.5)
+    sim.run()
+    assert sim.next_wire_stop() is None

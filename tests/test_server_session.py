@@ -108,10 +108,59 @@ def test_play_streams_the_happy_path_in_wall_time():
 
 def test_speed_maps_wall_seconds_to_virtual_seconds():
     client = new_client()
+    client.command("speed", 0.0, speed=2)
+    client.command("play", 0.0)
+    client.run(0.0, 1.5)
+    assert client.session.sim.now == pytest.approx(3.0)
+    assert types(client.events) == HAPPY
+
+
+def test_a_run_with_nothing_left_to_happen_stops_and_releases_play():
+    client = new_client()
     client.command("speed", 0.0, speed=4)
     client.command("play", 0.0)
     client.run(0.0, 1.5)
-    assert client.session.sim.now == pytest.approx(6.0)
+    # The happy path's last scheduled work is the sender's reply timeout at t = 4 (the
+    # reply came first): there the run is over, the clock stops, Play is released.
+    assert client.session.over and not client.session.playing
+    assert client.session.sim.now == pytest.approx(4.0, abs=4 / FPS + 1e-9)
+    last = client.clocks[-1]
+    assert last["over"] is True and last["playing"] is False
+    stopped_at = client.session.sim.now
+    client.run(1.5, 3.0)
+    assert client.session.sim.now == stopped_at  # the clock does not count on
+    # A new order sets the run that ended by itself going again.
+    client.command("create-order", 3.0)
+    assert client.session.playing and not client.session.over
+    client.run(3.0, 5.0)
+    assert types(client.events).count("order-consistent") == 2
+    # But a run paused by hand stays paused when an order is sent.
+    client.command("pause", 5.0)
+    client.command("create-order", 5.0)
+    assert not client.session.playing
+    # Step at the end says there is nothing left: idle, no event, time stands still.
+    answers = [client.command("step", 5.0) for _ in range(30)]
+    end = answers.index(next(a for a in answers if a["idle"]))
+    assert all(a == {"events": 0, "t": answers[end]["t"], "idle": True}
+               for a in answers[end + 1:])
+
+
+def test_step_stops_each_message_halfway_along_its_leg():
+    client = new_client()
+    stops = []
+    for _ in range(40):
+        answer = client.command("step", 0.0)
+        client.receive(client.session.tick(0.0))
+        wire = client.session.sim.snapshot()["in_flight"]
+        stops.append((answer, [m["msg"] for m in wire
+                               if m["sent_at"] < answer["t"] < m["arrives_at"]]))
+        if answer["idle"]:
+            break
+    assert stops[-1][0]["idle"] and not any(a["idle"] for a, _ in stops[:-1])
+    # Both messages of the happy path (OrderCreated, CreditReserved) were stopped at on
+    # their legs by a step that made no event.
+    seen_mid_leg = {m for answer, wire in stops if answer["events"] == 0 for m in wire}
+    assert seen_mid_leg == {1, 2}
     assert types(client.events) == HAPPY
 
 
@@ -396,6 +445,8 @@ def test_events_made_before_a_snapshot_are_not_sent_after_it():
 
 def test_clock_is_sent_on_pacing_changes_and_every_second_while_quiet():
     client = new_client()
+    # A long reply timeout keeps the run going (quiet) after the reply, until t = 20.
+    client.command("scenario", 0.0, name="happy-path", config={"reply_timeout": 20})
     client.command("play", 0.0)
     client.command("pause", 0.0)
     client.receive(client.session.tick(0.01))
