@@ -11,6 +11,7 @@ from .config import MAX_AMOUNT, MAX_ORDERS, MAX_SEED
 from .errors import EngineError
 from .names import FAILURE_POINTS
 from .presets import PRESETS, preset_config, preset_script
+from .runfile import MAX_FILE_BYTES, dump_run, load_run, read_run_text
 from .simulation import Simulation
 
 # Leg names accepted by --loss as short forms of the two network failure points.
@@ -101,7 +102,35 @@ def build_parser() -> argparse.ArgumentParser:
                      help="print every event as a JSON line as it happens")
     parser.add_argument("--no-orders-list", action="store_true",
                         help="leave the per-order list out of the --json report")
+    parser.add_argument("--export", metavar="FILE", default=None,
+                        help="also save the run (config and command log) to FILE as a run "
+                             "file (docs/runfile.md); - for standard output")
+    parser.add_argument("--replay", metavar="FILE", default=None,
+                        help="replay a run file (from --export or the page's Export run) "
+                             "and print the same report as the original run")
+    parser.add_argument("--until", metavar="SEQ", type=_int_in(0, 2**63 - 1), default=None,
+                        help="with --replay: stop at event SEQ (after the step that makes it)")
     return parser
+
+
+_RUN_FLAGS = ("scenario", "fail", "loss", "orders", "order_interval", "amount",
+              "credit_limit", "timeout", "seed")
+
+
+def replay_run(args: argparse.Namespace, parser: argparse.ArgumentParser
+               ) -> tuple[Simulation, list[dict]]:
+    """The run of a run file, replayed (to event ``--until`` if given)."""
+    given = [name for name in _RUN_FLAGS if getattr(args, name) not in (None, [])]
+    if given:
+        parser.error(f"argument --replay: not allowed with --{given[0].replace('_', '-')} "
+                     "(the run file holds the whole run)")
+    try:
+        with open(args.replay, "rb") as handle:
+            text = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as error:
+        parser.error(f"argument --replay: cannot read {args.replay!r}: {error.strerror}")
+    config, commands, _scenario = load_run(read_run_text(text))
+    return Simulation.replay(config, commands, trace=args.trace, until_seq=args.until)
 
 
 def make_run(args: argparse.Namespace) -> tuple[Simulation, list]:
@@ -174,24 +203,48 @@ def _write_text(sim: Simulation, out) -> None:
                   f"{order['credit_reserved']}, sender saw {order['sender_saw']}: {verdict}\n")
 
 
+def _export(sim: Simulation, args: argparse.Namespace, parser) -> None:
+    scenario = args.scenario or ("happy-path" if args.orders is None and not args.replay
+                                 else None)
+    text = json.dumps(dump_run(sim.config, sim.command_log, scenario), indent=1) + "\n"
+    if args.export == "-":
+        sys.stdout.write(text)
+        return
+    try:
+        with open(args.export, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as error:
+        parser.exit(2, f"{parser.prog}: error: argument --export: cannot write "
+                       f"{args.export!r}: {error.strerror}\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.until is not None and args.replay is None:
+        parser.error("argument --until: only with --replay")
     try:
-        sim, script = make_run(args)
         out = sys.stdout
         if args.trace:
             def sink(event: dict) -> None:
                 out.write(json.dumps(event) + "\n")
         else:
             sink = None
-        for at, command in script:
-            if at > sim.now:
-                sim.run(sink=sink, until=at)
-            for event in sim.apply(command):
-                if sink:
-                    sink(event)
-        sim.run(sink=sink)
+        if args.replay is not None:
+            sim, events = replay_run(args, parser)
+            for event in events if sink else ():
+                sink(event)
+        else:
+            sim, script = make_run(args)
+            for at, command in script:
+                if at > sim.now:
+                    sim.run(sink=sink, until=at)
+                for event in sim.apply(command):
+                    if sink:
+                        sink(event)
+            sim.run(sink=sink)
+        if args.export is not None:
+            _export(sim, args, parser)
         if args.json:
             _write_report(sim, not args.no_orders_list, out)
         elif not args.trace:

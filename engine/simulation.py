@@ -256,19 +256,35 @@ class Simulation:
 
     @classmethod
     def replay(cls, config: Config, command_log: list[dict], until: float | None = None,
-               trace: bool = True) -> tuple[Simulation, list[dict]]:
-        """Rebuild a run from its config and command log; returns it and all its events."""
+               trace: bool = True, until_seq: int | None = None
+               ) -> tuple[Simulation, list[dict]]:
+        """Rebuild a run from its config and command log; returns it and all its events.
+
+        ``until`` stops at a virtual time; ``until_seq`` stops after the scheduler step that
+        makes event ``until_seq`` (the events of one step share an instant), leaving out
+        the commands given later.
+        """
         sim = cls(config, trace=trace)
         events: list[dict] = []
+        short = until_seq is not None
+
+        def reached() -> bool:
+            return short and sim.seq >= until_seq
+
         for entry in command_log:
             if until is not None and entry["t"] > until:
                 break  # a command the run had not reached by ``until``
-            while sim.steps < entry["step"] and sim._heap:
+            while sim.steps < entry["step"] and sim._heap and not reached():
                 events.extend(sim.step_raw())
+            if reached():
+                break
             if entry["t"] > sim.now:
                 sim.now = entry["t"]
             events.extend(sim.apply(entry["cmd"]))
-        if until is None:
+        if short:
+            while sim._heap and not reached():
+                events.extend(sim.step_raw())
+        elif until is None:
             sim.run(sink=events.append)
         else:
             events.extend(sim.advance(until))

@@ -59,6 +59,11 @@ def test_every_scenario_runs_and_reports(name):
         assert (order["order_state"], order["credit_reserved"], order["divergence"]) == \
             EXPECTED[name]
         assert order["sender_saw"] == ("reply" if name == "happy-path" else "no-reply")
+    elif name == "four-failures":
+        outcomes = [(o["order_state"], o["credit_reserved"], o["divergence"])
+                    for o in data["orders"]]
+        assert outcomes == list(EXPECTED.values())
+        assert [o["sender_saw"] for o in data["orders"]] == ["reply"] + ["no-reply"] * 4
     elif name == "lossy-network":
         assert data["summary"]["orders"] == 200 and data["summary"]["diverged"] > 0
         assert data["summary"]["messages_lost"] > 0
