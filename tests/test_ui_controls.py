@@ -12,6 +12,7 @@ from tests.test_ui_support import (
     order_row,
     screenshot,
     settle_first_order,
+    wait_badge,
 )
 
 
@@ -40,23 +41,30 @@ def test_buttons_have_their_names(page, server):
 
 
 def test_keyboard_shortcuts(page, server):
-    open_app(page, server.url, speed=FAST)
+    # At 1x, so the preset's first order is still on its way when Space pauses (at high
+    # speed the run would be over, and Play released by itself, before the second Space).
+    open_app(page, server.url)
     page.locator("body").click(position={"x": 5, "y": 700})  # focus the page, not a control
     # Space: play, then pause.
     page.keyboard.press(" ")
     expect(page.locator("#play")).to_have_attribute("aria-pressed", "true")
-    settle_first_order(page)
     page.keyboard.press(" ")
     expect(page.locator("#pause")).to_have_attribute("aria-pressed", "true")
     # N: send an order (time is paused: it is created, its request waits on the leg).
     page.keyboard.press("n")
     expect(order_row(page, 2)).to_be_visible()
     expect(order_row(page, 2).locator(".badge")).to_contain_text("in flight")
-    # Right arrow, PageDown, PageUp: one step each (the request arrives, and so on).
-    for key in ("ArrowRight", "PageDown", "PageUp"):
+    # Right arrow, PageDown, PageUp: one step each. A step either makes the next event or
+    # stops a message on the wire halfway along its leg (the clock moves, no event).
+    keys = ["ArrowRight", "PageDown", "PageUp"] * 6
+    for i, key in enumerate(keys):
         before = log_count(page)
+        t = page.evaluate("() => window.amo.clock.serverT")
         page.keyboard.press(key)
-        page.wait_for_function(f"() => window.amo.store.logCount > {before}")
+        page.wait_for_function(f"() => window.amo.store.logCount > {before} || "
+                               f"window.amo.clock.serverT > {t}")
+        if i >= 2 and "OrderCreated for order #2 delivered" in page.locator("#log").inner_text():
+            break
     expect(page.locator("#log")).to_contain_text("OrderCreated for order #2 delivered")
     expect(page.locator("#pause")).to_have_attribute("aria-pressed", "true")
     # R: reset to a fresh run of the scenario.
@@ -64,6 +72,20 @@ def test_keyboard_shortcuts(page, server):
     expect(order_row(page, 2)).to_have_count(0)
     page.wait_for_function("() => window.amo.store.logCount === 0")
     expect(page.locator("#clock")).to_have_text("t = 0.00 s")
+
+
+def test_a_run_with_nothing_left_stops_and_releases_play(page, server):
+    open_app(page, server.url, speed=FAST)
+    page.get_by_role("button", name="Play", exact=True).click()
+    settle_first_order(page)
+    # The happy path's last scheduled work done, the clock stops and Play is released.
+    expect(page.locator("#play")).to_have_attribute("aria-pressed", "false", timeout=5000)
+    t = page.evaluate("() => window.amo.clock.serverT")
+    page.wait_for_timeout(600)
+    assert page.evaluate("() => window.amo.clock.serverT") == t  # it does not count on
+    # A new order sets it going again.
+    page.keyboard.press("n")
+    wait_badge(page, 2, "consistent")
 
 
 def test_speed_slider_is_labelled_as_a_multiple(page, server):

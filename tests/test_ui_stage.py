@@ -53,9 +53,12 @@ def server(start_module_server):
 
 
 def step(page):
-    before = page.evaluate("() => window.amo.store.logCount")
+    """One Step: the next event, or a stop with a message halfway along its leg (the clock
+    moves, no event)."""
+    before = page.evaluate("() => [window.amo.store.logCount, window.amo.clock.serverT]")
     page.get_by_role("button", name="Step", exact=True).click()
-    page.wait_for_function(f"() => window.amo.store.logCount > {before}")
+    page.wait_for_function(f"() => window.amo.store.logCount > {before[0]} || "
+                           f"window.amo.clock.serverT > {before[1]}")
 
 
 def token_texts(page) -> list[str]:

@@ -41,7 +41,7 @@ const conn = new Connection({
   onSnapshot(snap) {
     stats.snapshots++;
     store.loadSnapshot(snap);
-    clock.reset(snap.t, !!snap.playing && !snap.held, snap.speed || 1);
+    clock.reset(snap.t, !!snap.playing && !snap.held_back, snap.speed || 1);
     playing = !!snap.playing;
     panels.reset();
     log.reset();
@@ -64,12 +64,12 @@ const conn = new Connection({
   onBatch(batch) {
     stats.batches++;
     stats.events += batch.events.length;
-    clock.sync(batch.t, batch.playing && !batch.held, batch.speed);
+    clock.sync(batch.t, batch.playing && !batch.held_back, batch.speed);
     playing = !!batch.playing;
     store.enqueue(batch.events);
   },
   onClock(c) {
-    clock.sync(c.t, c.playing && !c.held, c.speed);
+    clock.sync(c.t, c.playing && !c.held_back, c.speed);
     playing = !!c.playing;
     showSpeed(clock.speed);
   },

@@ -26,7 +26,7 @@ export class Store {
     this.config = {};
     this.customer = { credit_limit: 0, reserved: 0, available: 0, up: true, restarts_at: null };
     this.approvedTotal = 0;
-    this.invariant = { ok: true, held: 0, approved_total: 0, unbacked: 0, broken_at_seq: null, broken_at_t: null };
+    this.invariant = { ok: true, reserved: 0, approved_total: 0, unbacked: 0, broken_at_seq: null, broken_at_t: null };
     this.failures = {};
     this.orders = new Map(); // id -> order view
     this.orderIds = []; // ascending ids kept in memory
@@ -328,13 +328,13 @@ export class Store {
           o.judgement = "diverged";
           o.divergence = e.divergence;
           o.reason = e.reason;
-          o.divergedSeq = e.began_seq;
+          o.divergedSeq = e.diverged_at_seq;
           o.divergedT = e.t;
           o.v++;
         }
         if (first) this.counts.diverged++;
         if (typeof e.unbacked === "number") this.invariant.unbacked = e.unbacked;
-        this.markParts(e.began_seq, e.order);
+        this.markParts(e.diverged_at_seq, e.order);
         if (e.divergence === "reserved-not-approved") {
           this.stuckOrders.delete(e.order);
           if (this.unbackedOrders.size < MAX_ALARM_ORDERS) this.unbackedOrders.add(e.order);
@@ -347,7 +347,7 @@ export class Store {
         break;
       }
       case "invariant-broken":
-        this.invariant = { ...this.invariant, ok: false, held: e.held, approved_total: e.approved_total, unbacked: e.unbacked };
+        this.invariant = { ...this.invariant, ok: false, reserved: e.reserved, approved_total: e.approved_total, unbacked: e.unbacked };
         if (this.invariant.broken_at_seq === null) {
           this.invariant.broken_at_seq = e.seq;
           this.invariant.broken_at_t = e.t;
@@ -356,7 +356,7 @@ export class Store {
         this.dirty.panels = true;
         break;
       case "invariant-restored":
-        this.invariant = { ...this.invariant, ok: true, held: e.held, approved_total: e.approved_total, unbacked: e.unbacked };
+        this.invariant = { ...this.invariant, ok: true, reserved: e.reserved, approved_total: e.approved_total, unbacked: e.unbacked };
         this.dirty.panels = true;
         break;
       case "sender-timeout": {
