@@ -22,7 +22,7 @@ def server(start_module_server):
 
 
 def log_count(page) -> int:
-    return page.evaluate("() => window.amo.store.logCount")
+    return page.evaluate("() => window.amo.view.logCount")
 
 
 def test_buttons_have_their_names(page, server):
@@ -61,7 +61,7 @@ def test_keyboard_shortcuts(page, server):
         before = log_count(page)
         t = page.evaluate("() => window.amo.clock.serverT")
         page.keyboard.press(key)
-        page.wait_for_function(f"() => window.amo.store.logCount > {before} || "
+        page.wait_for_function(f"() => window.amo.view.logCount > {before} || "
                                f"window.amo.clock.serverT > {t}")
         if i >= 2 and "OrderCreated for order #2 delivered" in page.locator("#log").inner_text():
             break
@@ -70,7 +70,7 @@ def test_keyboard_shortcuts(page, server):
     # R: reset to a fresh run of the scenario.
     page.keyboard.press("r")
     expect(order_row(page, 2)).to_have_count(0)
-    page.wait_for_function("() => window.amo.store.logCount === 0")
+    page.wait_for_function("() => window.amo.view.logCount === 0")
     expect(page.locator("#clock")).to_have_text("t = 0.00 s")
 
 
@@ -109,7 +109,7 @@ def test_log_highlights_its_message_and_stays_small(page, server):
     row = page.locator("#log .row", has_text="OrderCreated for order #1 sent")
     row.hover()
     page.wait_for_function(
-        "() => window.amo.stage.highlight && window.amo.stage.highlight.msg === 1")
+        "() => window.amo.view.highlight && window.amo.view.highlight.msg === 1")
     row.click()
     expect(row).to_have_class("row  pinned")
     # Many events: the log keeps a bounded number of rows in the DOM.
@@ -118,7 +118,7 @@ def test_log_highlights_its_message_and_stays_small(page, server):
 
     set_speed(page, 100)
     page.get_by_role("button", name="Play", exact=True).click()
-    page.wait_for_function("() => window.amo.store.logCount > 1500", timeout=20_000)
+    page.wait_for_function("() => window.amo.view.logCount > 1500", timeout=20_000)
     assert page.locator("#log .row").count() < 40
     assert page.locator("#orders tbody tr").count() <= 40
 

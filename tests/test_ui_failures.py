@@ -46,14 +46,14 @@ def test_happy_path_is_consistent(page, server):
     expect(knows(page, 1)).to_contain_text("reply: CreditReserved")
     expect(actual(page, 1)).to_contain_text("arrived → credit reserved → reply arrived")
     expect(page.get_by_test_id("credit-reserved")).to_have_text("100")
-    expect(page.locator("#held")).to_have_text("100")
+    expect(page.locator("#reserved")).to_have_text("100")
     expect(page.locator("#approved")).to_have_text("100")
     expect(page.locator("#credit")).to_have_attribute("data-alarm", "off")
     expect(page.locator("#credit-verdict")).to_contain_text("They agree")
     # A second order, sent from the page, ends the same way.
     send_order(page)
     wait_badge(page, 2, "consistent")
-    expect(page.locator("#held")).to_have_text("200")
+    expect(page.locator("#reserved")).to_have_text("200")
     expect(page.locator("#approved")).to_have_text("200")
     expect(page.locator("#log .row").last).to_be_visible()
     screenshot(page, "happy-path")
@@ -66,7 +66,7 @@ CASES = [
     ("request-lost", "Request lost", "request lost", STUCK_NEW, "100", "stuck"),
     ("crash-before-processing", "Crash before processing", "crashed before processing",
      STUCK_NEW, "100", "stuck"),
-    ("crash-after-processing", "Crash after processing", "crashed before replying",
+    ("crash-after-processing", "Crash after processing", "crashed after processing",
      NEVER_APPROVED, "200", "credit"),
     ("reply-lost", "Reply lost", "reply lost", NEVER_APPROVED, "200", "credit"),
 ]
@@ -102,7 +102,7 @@ def test_failure_point(page, server, point, label, happened, reason, reserved, a
     expect(actual(page, 2).locator(".reason")).to_contain_text(reason)
     # The credit: held by the receiver vs approved at the sender.
     expect(page.get_by_test_id("credit-reserved")).to_have_text(reserved)
-    expect(page.locator("#held")).to_have_text(reserved)
+    expect(page.locator("#reserved")).to_have_text(reserved)
     expect(page.locator("#approved")).to_have_text("100")
     credit = page.locator("#credit")
     expect(credit).to_have_attribute("data-alarm", alarm)
@@ -114,7 +114,7 @@ def test_failure_point(page, server, point, label, happened, reason, reserved, a
         expect(page.get_by_test_id("stuck-orders")).to_have_text("#2")
         expect(credit).not_to_contain_text("ALARM")
     # The moment the states parted is flagged in the log, on the event where it began.
-    page.evaluate("() => window.amo.log.jumpToSeq(window.amo.store.orders.get(2).divergedSeq)")
+    page.evaluate("() => window.amo.log.jumpToSeq(window.amo.store.orders.get(2).diverged_at_seq)")
     flagged = page.locator("#log .row.parts")
     expect(flagged).to_have_count(1)
     expect(flagged).to_contain_text("#2 parts here")
@@ -184,9 +184,11 @@ def test_failure_points_switch_on_the_stage(page, server):
     expect(failure(page, "Request lost")).to_be_checked()
     canvas.click(position={"x": x, "y": y})
     expect(failure(page, "Request lost")).not_to_be_checked()
-    page.locator(".crash-chip.after").click()
+    chip = page.locator('.crash-chip[data-point="crash-after-processing"]')
+    expect(chip).to_have_text("⚡ crash after processing")
+    chip.click()
     expect(failure(page, "Crash after processing")).to_be_checked()
-    expect(page.locator(".crash-chip.after")).to_have_attribute("data-mode", "on")
+    expect(chip).to_have_attribute("data-mode", "on")
     slider = page.get_by_label("Reply leg loss probability")
     slider.focus()
     for _ in range(5):

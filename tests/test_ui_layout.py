@@ -46,7 +46,8 @@ def test_three_order_rows_visible_at_1280x720(page, server, preset, extra, alarm
         # (the reason in words) and no longer change.
         page.wait_for_function(
             "() => window.amo.store.orders.size === 3 && [...window.amo.store.orders.values()]"
-            ".every((o) => o.judgement !== 'in-flight' && o.saw !== 'waiting')", timeout=15_000)
+            ".every((o) => o.judgement !== 'in-flight' && o.sender_saw !== 'waiting')",
+            timeout=15_000)
         page.wait_for_timeout(300)  # the panels' next refresh
     expect(page.locator("#credit")).to_have_attribute("data-alarm", alarm, timeout=20_000)
     if preset == "lossy-network":  # hold the picture still to measure it

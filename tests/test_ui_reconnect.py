@@ -30,7 +30,7 @@ def test_reload_resumes_the_same_session(page, start_server):
     # The snapshot of the same run: both orders are still there, judged the same.
     wait_badge(page, 1, "consistent")
     wait_badge(page, 2, "consistent")
-    expect(page.locator("#held")).to_have_text("200")
+    expect(page.locator("#reserved")).to_have_text("200")
 
 
 def test_page_recovers_after_server_restart(page, start_server):
@@ -72,7 +72,7 @@ def test_short_blip_resumes_without_gap(page, start_server):
     send_order(page)
     wait_badge(page, 2, "consistent")
     seqs = page.evaluate("""() => {
-        const s = window.amo.store, out = [];
+        const s = window.amo.view, out = [];
         for (let i = s.logStart(); i < s.logCount; i++) out.push(s.logAt(i).seq);
         return out;
     }""")

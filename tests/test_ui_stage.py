@@ -55,9 +55,9 @@ def server(start_module_server):
 def step(page):
     """One Step: the next event, or a stop with a message halfway along its leg (the clock
     moves, no event)."""
-    before = page.evaluate("() => [window.amo.store.logCount, window.amo.clock.serverT]")
+    before = page.evaluate("() => [window.amo.view.logCount, window.amo.clock.serverT]")
     page.get_by_role("button", name="Step", exact=True).click()
-    page.wait_for_function(f"() => window.amo.store.logCount > {before[0]} || "
+    page.wait_for_function(f"() => window.amo.view.logCount > {before[0]} || "
                            f"window.amo.clock.serverT > {before[1]}")
 
 

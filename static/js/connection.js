@@ -1,5 +1,5 @@
-// The Socket.IO link to app.py (docs/protocol.md): join or resume a session, receive
-// snapshots and seq-numbered event batches, acknowledge them, send commands.
+// The Socket.IO link to the server (docs/protocol.md): join or resume a session, receive
+// snapshots and seq-numbered event batches, acknowledge them, send commands, re-sync.
 // Knows nothing about the simulation: it hands payloads to the callbacks it is given.
 import { io } from "/static/vendor/socket.io/socket.io.esm.min.js";
 
@@ -17,11 +17,19 @@ function loadSaved() {
 
 export class Connection {
   /**
-   * @param {object} handlers onSnapshot(snap), onBatch(batch), onClock(clock),
+   * @param {object} [options] commandTimeoutMs: how long a command waits for its answer
+   *
+   * open(handlers): handlers are onSnapshot(snap), onBatch(batch), onClock(clock),
    *   onState(state, detail) with state "connecting" | "connected" | "reconnecting" | "offline",
    *   onJoined(answer) with the join answer (presets, limits, fresh, resumed), onError(message)
    */
-  constructor(handlers) {
+  constructor({ commandTimeoutMs = COMMAND_TIMEOUT_MS } = {}) {
+    this.commandTimeoutMs = commandTimeoutMs;
+    this.socket = null;
+  }
+
+  /** Connect, and from then on hand what the server sends to `handlers`. */
+  open(handlers) {
     this.h = handlers;
     const saved = loadSaved();
     this.session = saved ? saved.session : null;
@@ -75,6 +83,13 @@ export class Connection {
     });
   }
 
+  /** Ask for a snapshot of the session as it is (after a command went unanswered). */
+  resync() {
+    this.lastSeq = null; // a batch that arrives before the snapshot cannot be placed
+    this.run = null;
+    if (this.socket.connected) this.join(); // else the next connect joins without last_seq
+  }
+
   save() {
     try {
       sessionStorage.setItem(STORE_KEY, JSON.stringify({ session: this.session, run: this.run, last_seq: this.lastSeq }));
@@ -121,15 +136,19 @@ export class Connection {
     }, 250);
   }
 
-  /** Send a command; resolves with the answer ({ok, ...}), never rejects. */
+  /**
+   * Send a command; resolves with the answer ({ok, ...}), never rejects. A command that
+   * was sent but got no answer in time resolves with `indefinite: true`: it may or may
+   * not have been applied. One not sent (not connected) was definitely not applied.
+   */
   command(cmd, fields = {}) {
     return new Promise((resolve) => {
       if (!this.socket.connected) {
         resolve({ ok: false, error: { message: "not connected to the server" } });
         return;
       }
-      this.socket.timeout(COMMAND_TIMEOUT_MS).emit("command", { cmd, ...fields }, (err, answer) => {
-        if (err) resolve({ ok: false, error: { message: "the server did not answer" } });
+      this.socket.timeout(this.commandTimeoutMs).emit("command", { cmd, ...fields }, (err, answer) => {
+        if (err) resolve({ ok: false, indefinite: true, error: { message: "no answer" } });
         else resolve(answer || { ok: false, error: { message: "empty answer" } });
       });
     });

@@ -1,6 +1,7 @@
-// The event log: a virtualized list over the store's ring buffer. Only the rows in view
-// exist in the DOM (a few dozen), whatever the event rate. Hovering a row highlights its
-// message on the stage; clicking pins the highlight.
+// The event log: a virtualized list over the view state's ring buffer. Only the rows in
+// view exist in the DOM (a few dozen), whatever the event rate. Hovering a row highlights
+// its message on the stage; clicking pins the highlight. The row where an order's
+// divergence began (the store's divergedAtSeq) is flagged.
 import { describe, fmtInt } from "./words.js";
 
 const ROW_H = 28; // keep in step with .log .row in app.css
@@ -11,12 +12,12 @@ function esc(s) {
 const OVERSCAN = 4;
 
 export class EventLog {
-  constructor(container, countEl, store, onHighlight) {
+  constructor(container, countEl, store, view) {
     this.el = container;
     this.inner = container.querySelector(".log-inner");
     this.countEl = countEl;
     this.store = store;
-    this.onHighlight = onHighlight;
+    this.view = view;
     this.follow = true;
     this.pinned = null; // log index of a pinned row
     this.hovered = null;
@@ -60,14 +61,15 @@ export class EventLog {
   }
 
   emitHighlight() {
+    const v = this.view;
     const i = this.hovered !== null ? this.hovered : this.pinned;
-    const e = i !== null && i >= this.store.logStart() ? this.store.logAt(i) : null;
-    this.onHighlight(e ? { msg: e.msg || null, order: e.msg ? null : e.order || null, seq: e.seq } : null);
+    const e = i !== null && i >= v.logStart() ? v.logAt(i) : null;
+    v.highlight = e ? { msg: e.msg || null, order: e.msg ? null : e.order || null, seq: e.seq } : null;
   }
 
   /** Scroll to the entry with this seq (if still in the log) and pin it. */
   jumpToSeq(seq) {
-    const s = this.store;
+    const s = this.view;
     let lo = s.logStart();
     let hi = s.logCount - 1;
     while (lo <= hi) {
@@ -88,9 +90,10 @@ export class EventLog {
   }
 
   render(force = false) {
-    const s = this.store;
+    const s = this.view;
     if (!force && !s.dirty.log) return;
     s.dirty.log = false;
+    const divergedAtSeq = this.store.divergedAtSeq;
     const start = s.logStart();
     const n = s.logCount - start;
     this.countEl.textContent = s.logCount ? `(${fmtInt(s.logCount)})` : "";
@@ -106,7 +109,7 @@ export class EventLog {
     }
     const first = Math.max(0, Math.floor(top / ROW_H) - OVERSCAN);
     const last = Math.min(n, Math.ceil((top + viewH) / ROW_H) + OVERSCAN);
-    const key = `${start}:${first}:${last}:${this.pinned}:${s.partsVersion || 0}`;
+    const key = `${start}:${first}:${last}:${this.pinned}:${s.divergenceRev}`;
     if (!force && key === this.rendered) return;
     this.rendered = key;
     const parts = [];
@@ -115,7 +118,7 @@ export class EventLog {
       const e = s.logAt(i);
       const [icon, text, tone] = describe(e);
       // The event where an order's divergence began: the moment the two states part.
-      const partOrder = s.partsAt.get(e.seq);
+      const partOrder = divergedAtSeq.get(e.seq);
       const flag = partOrder !== undefined ? `<span class="part-flag" title="Order #${partOrder} diverges at this event">⚑ #${partOrder} parts here</span>` : "";
       parts.push(`<div class="row ${tone}${flag ? " parts" : ""}${i === this.pinned ? " pinned" : ""}" data-index="${i}" data-seq="${e.seq}" style="top:${k * ROW_H}px">` +
         `<span class="seq">${e.seq}</span><span class="lt">${e.t.toFixed(2)}</span><span class="icon" aria-hidden="true">${icon}</span>${flag}<span class="text">${esc(text)}</span></div>`);

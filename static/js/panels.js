@@ -1,8 +1,8 @@
 // DOM panels: the live state inside the two service nodes, the global credit comparison
 // (and its alarm), the per-order table (what the sender knows beside what happened),
-// the metrics view and the failure-point controls' state. Re-rendered at most a few
-// times per second, and only the parts the store marked dirty.
-import { fmtInt, fmtT, modeWords, POINT_LABEL, senderKnows } from "./words.js";
+// and the metrics view. Re-rendered at most a few times per second, and only the parts
+// the view state marks as changed. Reads the store and the view state's flashes.
+import { failureWords, fmtInt, fmtT, orderStory, senderKnows } from "./words.js";
 
 const MAX_ORDER_ROWS = 25;
 const MAX_CHIPS = 3;
@@ -29,11 +29,6 @@ function nameOrders(ids) {
   return more > 0 ? `${shown.join(", ")} and ${fmtInt(more)} more` : list;
 }
 
-function restartedNow(s, now) {
-  for (const f of s.flashes) if (f.kind === "restart" && f.until > now) return true;
-  return false;
-}
-
 const STATE_ICON = { new: "○", approved: "✓", cancelled: "✗" };
 const BADGE = {
   "in-flight": ["◷", "in flight"],
@@ -42,15 +37,16 @@ const BADGE = {
 };
 
 export class Panels {
-  constructor(store, clock) {
+  /** onJumpToSeq(seq): the alarm's "parted at" moment was clicked (the log shows that event). */
+  constructor(store, view, onJumpToSeq) {
     this.store = store;
-    this.clock = clock;
+    this.view = view;
     this.senderBody = $("#sender-body");
     this.receiverBody = $("#receiver-body");
     this.receiverEl = $("#receiver");
     this.downBanner = $("#receiver-down");
     this.credit = $("#credit");
-    this.held = $("#held");
+    this.reserved = $("#reserved");
     this.approved = $("#approved");
     this.verdict = $("#credit-verdict");
     this.ordersBody = $("#orders tbody");
@@ -60,24 +56,23 @@ export class Panels {
     this.metricsPanel = $("#metrics-panel");
     this.clockEl = $("#clock");
     this.rows = new Map(); // order id -> {tr, v}
-    this.lastHeld = null;
-    this.onJumpToSeq = null;
+    this.lastReserved = null;
     this.verdict.addEventListener("click", (ev) => {
       const a = ev.target.closest("[data-seq]");
-      if (a && this.onJumpToSeq) this.onJumpToSeq(Number(a.dataset.seq));
+      if (a) onJumpToSeq(Number(a.dataset.seq));
     });
   }
 
   reset() {
     this.rows.clear();
     this.ordersBody.textContent = "";
-    this.lastHeld = null;
+    this.lastReserved = null;
   }
 
   render(t, now) {
     const s = this.store;
-    const d = s.dirty;
-    const metricsMode = !!(s.config && s.config.samples);
+    const d = this.view.dirty;
+    const metricsMode = s.metricsRun();
     this.clockEl.textContent = `t = ${fmtT(Math.max(0, t))}`;
     this.ordersPanel.hidden = metricsMode;
     this.metricsPanel.hidden = !metricsMode;
@@ -110,17 +105,17 @@ export class Panels {
     const ids = s.orderIds;
     const justTimedOut = new Set();
     const now = performance.now();
-    for (const f of s.flashes) if (f.kind === "timeout" && f.until > now) justTimedOut.add(f.order);
+    for (const f of this.view.flashes) if (f.kind === "timeout" && f.until > now) justTimedOut.add(f.order);
     // A stream of timeouts (many orders): no pulsing, the "?" says it.
     if (justTimedOut.size > 3) justTimedOut.clear();
     this.pulsing = justTimedOut.size > 0;
     for (let i = ids.length - 1; i >= 0 && chips.length < MAX_CHIPS; i--) {
       const o = s.orders.get(ids[i]);
       if (!o) continue;
-      const unknown = o.saw === "no-reply";
+      const unknown = o.sender_saw === "no-reply";
       const pulse = justTimedOut.has(o.id) ? " just-timed-out" : "";
-      chips.push(`<li class="chip state-${o.state}${unknown ? " unknown" : ""}${pulse}" data-order="${o.id}">
-        <span class="chip-id">#${o.id}</span> <span class="chip-state">${STATE_ICON[o.state] || ""} ${o.state}</span>${unknown ? ' <span class="q" title="outcome unknown">?</span>' : ""}</li>`);
+      chips.push(`<li class="chip state-${o.order_state}${unknown ? " unknown" : ""}${pulse}" data-order="${o.id}">
+        <span class="chip-id">#${o.id}</span> <span class="chip-state">${STATE_ICON[o.order_state] || ""} ${o.order_state}</span>${unknown ? ' <span class="q" title="outcome unknown">?</span>' : ""}</li>`);
     }
     setHTML(this.senderBody, `<p class="tally"><span>✓ ${fmtInt(c.approved)} approved</span> <span>✗ ${fmtInt(c.cancelled)} cancelled</span> <span>○ ${fmtInt(inFlight)} new</span></p>
       <ul class="chips" aria-label="Latest orders at the Order service">${chips.join("") || '<li class="empty">No orders yet: press “Send order”.</li>'}</ul>`);
@@ -130,18 +125,19 @@ export class Panels {
     const s = this.store;
     const cu = s.customer;
     this.receiverEl.classList.toggle("down", !cu.up);
-    this.receiverEl.classList.toggle("bannered", !cu.up || restartedNow(s, now));
+    const restartedNow = this.view.flashing("restart", now);
+    this.receiverEl.classList.toggle("bannered", !cu.up || restartedNow);
     // Down: a hatched banner with the time left. Just restarted: a green one for a moment,
     // saying what survived the crash (the reservations) and what did not (its memory).
-    const restarted = cu.up && restartedNow(s, now);
+    const restarted = cu.up && restartedNow;
     this.bannerUp = restarted;
     this.downBanner.hidden = cu.up && !restarted;
     this.downBanner.classList.toggle("restarted", restarted);
     if (!cu.up) {
       const crash = s.lastCrash;
-      const when = crash && crash.point === "crash-before-processing" ? "before processing" : "after processing";
+      const how = crash ? failureWords(crash.point).happened : "crashed";
       const left = cu.restarts_at !== null && cu.restarts_at !== undefined ? Math.max(0, cu.restarts_at - t) : null;
-      setHTML(this.downBanner, `<strong><span aria-hidden="true">⚡</span> DOWN${left !== null ? ` for ${left.toFixed(1)} s` : ""}</strong><span class="why">crashed ${when}</span>`);
+      setHTML(this.downBanner, `<strong><span aria-hidden="true">⚡</span> DOWN${left !== null ? ` for ${left.toFixed(1)} s` : ""}</strong><span class="why">${esc(how)}</span>`);
     } else if (restarted) {
       setHTML(this.downBanner, `<strong><span aria-hidden="true">↻</span> RESTARTED</strong><span class="why">reserved credit kept</span>`);
     }
@@ -156,8 +152,8 @@ export class Panels {
       if (p.order) proc.push(`#${p.order}`);
       if (proc.length > 3) break;
     }
-    const flashing = this.lastHeld !== null && cu.reserved !== this.lastHeld;
-    this.lastHeld = cu.reserved;
+    const flashing = this.lastReserved !== null && cu.reserved !== this.lastReserved;
+    this.lastReserved = cu.reserved;
     setHTML(this.receiverBody, `<dl class="figures">
         <div class="reserved${flashing ? " flash" : ""}"><dt>Reserved credit</dt><dd data-testid="credit-reserved">${fmtInt(cu.reserved)}</dd></div>
         <div class="small"><dt>Available</dt><dd><span data-testid="credit-available">${fmtInt(cu.available)}</span> of <span data-testid="credit-limit">${fmtInt(cu.credit_limit)}</span></dd></div>
@@ -167,9 +163,9 @@ export class Panels {
 
   renderCredit() {
     const s = this.store;
-    const held = s.customer.reserved;
+    const reserved = s.customer.reserved;
     const approved = s.approvedTotal;
-    this.held.textContent = fmtInt(held);
+    this.reserved.textContent = fmtInt(reserved);
     this.approved.textContent = fmtInt(approved);
     const unbacked = s.unbackedList();
     const stuck = [...s.stuckOrders].sort((a, b) => a - b);
@@ -191,8 +187,8 @@ export class Panels {
       html += `<span class="stuck-text"><span aria-hidden="true">⚠</span> ${stuck.length === 1 ? "Order" : "Orders"} <strong data-testid="stuck-orders">${nameOrders(stuck)}</strong> stuck in <em>new</em>, nothing reserved.</span>`;
     }
     if (alarm === "off") {
-      if (held === approved) html = `<span aria-hidden="true">✓</span> They agree.`;
-      else html = `<span aria-hidden="true">◷</span> ${fmtInt(Math.abs(held - approved))} apart while orders are in flight: a reply is still on its way.`;
+      if (reserved === approved) html = `<span aria-hidden="true">✓</span> They agree.`;
+      else html = `<span aria-hidden="true">◷</span> ${fmtInt(Math.abs(reserved - approved))} apart while orders are in flight: a reply is still on its way.`;
     }
     this.credit.dataset.alarm = alarm;
     setHTML(this.verdict, html);
@@ -225,11 +221,11 @@ export class Panels {
       if (!row) {
         const tr = document.createElement("tr");
         tr.dataset.order = id;
-        row = { tr, v: -1 };
+        row = { tr, rev: -1 };
         this.rows.set(id, row);
       }
-      if (row.v !== o.v) {
-        row.v = o.v;
+      if (row.rev !== o.rev) {
+        row.rev = o.rev;
         this.fillRow(row.tr, o);
       }
       const before = prev ? prev.nextSibling : this.ordersBody.firstChild;
@@ -241,16 +237,17 @@ export class Panels {
   fillRow(tr, o) {
     const [kIcon, kWords] = senderKnows(o);
     const [bIcon, bWords] = BADGE[o.judgement] || ["", o.judgement];
-    const story = o.story.length ? o.story.join(" → ") : o.judgement === "in-flight" ? "on its way…" : "";
+    const [steps, saysReserved] = orderStory(o);
+    const story = steps.length ? steps.join(" → ") : o.judgement === "in-flight" ? "on its way…" : "";
     const reason = o.judgement === "diverged" ? o.reason || o.divergence || "" : "";
     // "(holds N)" only when the story does not already say the credit was reserved.
-    const holds = o.reserved && !o.story.some((step) => step.endsWith("credit reserved"));
+    const holds = o.credit_reserved && !saysReserved;
     tr.className = `judgement-${o.judgement}`;
     tr.innerHTML = `<th scope="row"><span class="oid">#${o.id} <span class="amount">${fmtInt(o.amount)}</span></span>
         <span class="badge ${o.judgement}" data-testid="badge"><span aria-hidden="true">${bIcon}</span> ${bWords}</span></th>
-      <td class="knows"><span class="state state-${o.state}">${STATE_ICON[o.state] || ""} ${o.state}</span>
-        <span class="knows-text${o.saw === "no-reply" ? " unknown" : ""}"><span aria-hidden="true">${kIcon}</span> ${esc(kWords)}</span></td>
-      <td class="actual"><span class="story">${esc(story)}</span>${holds ? ` <span class="held">(holds ${fmtInt(o.reserved)})</span>` : ""}${reason ? `<span class="reason"><span aria-hidden="true">⚠</span> ${esc(reason)}</span>` : ""}</td>`;
+      <td class="knows"><span class="state state-${o.order_state}">${STATE_ICON[o.order_state] || ""} ${o.order_state}</span>
+        <span class="knows-text${o.sender_saw === "no-reply" ? " unknown" : ""}"><span aria-hidden="true">${kIcon}</span> ${esc(kWords)}</span></td>
+      <td class="actual"><span class="story">${esc(story)}</span>${holds ? ` <span class="holds">(holds ${fmtInt(o.credit_reserved)})</span>` : ""}${reason ? `<span class="reason"><span aria-hidden="true">⚠</span> ${esc(reason)}</span>` : ""}</td>`;
   }
 
   renderMetrics() {
@@ -264,34 +261,7 @@ export class Panels {
 
   renderFlashes(now) {
     // The receiver's reaction: highlight the reserved credit for a moment.
-    const f = this.store.flashes;
-    let reserve = false;
-    for (const x of f) if (x.kind === "reserve" && x.until > now) reserve = true;
     const el = this.receiverBody.querySelector(".reserved");
-    if (el) el.classList.toggle("flash", reserve);
-  }
-
-  renderFailures(failures) {
-    for (const input of document.querySelectorAll('#failures input[type="checkbox"]')) {
-      const f = failures[input.dataset.point] || { mode: "off", probability: 0 };
-      input.checked = f.mode !== "off";
-      const label = input.closest("label");
-      label.dataset.mode = f.mode;
-      label.title = `${POINT_LABEL[input.dataset.point]}: ${modeWords(f.mode, f.probability)}`;
-    }
-    for (const input of document.querySelectorAll('#failures input[type="range"]')) {
-      // While the slider has focus the person owns it: a server echo of an older value
-      // (each arrow key sends one) must not move it back under their fingers.
-      if (document.activeElement === input) continue;
-      const f = failures[input.dataset.point] || { probability: 0 };
-      const pct = Math.round(f.probability * 100);
-      input.value = String(pct);
-      input.setAttribute("aria-valuetext", `${pct}%`);
-      input.nextElementSibling.textContent = `${pct}%`;
-    }
-    for (const chip of document.querySelectorAll(".crash-chip")) {
-      const f = failures[chip.dataset.point] || { mode: "off" };
-      chip.dataset.mode = f.mode;
-    }
+    if (el) el.classList.toggle("flash", this.view.flashing("reserve", now));
   }
 }

@@ -13,8 +13,11 @@
 // Every piece of text drawn in a frame is registered with its box; a text whose box would
 // cross one already drawn (or a DOM element on the stage: the clock, the crash switches)
 // is left out or replaced by a shorter variant.
+//
+// Reads the store (messages, losses, failure settings) and the view state (flashes, the
+// highlighted message, when a loss was seen); clicking a leg switches its failure point.
 
-import { fmtInt } from "./words.js";
+import { failureWords, fmtInt, pointOnLeg } from "./words.js";
 
 const KIND_STYLE = {
   OrderCreated: { fill: "#1d4ed8", text: "#fff", icon: "✉" },
@@ -41,18 +44,20 @@ function overlaps(a, b) {
 }
 
 export class Stage {
-  constructor(canvas, stageEl, senderEl, receiverEl, store, clock) {
+  /**
+   * @param {object} o canvas, stageEl, senderEl, receiverEl (DOM), store, view (ViewState),
+   *   onFailureClick(point): a leg was clicked, switch its failure point
+   */
+  constructor({ canvas, stageEl, senderEl, receiverEl, store, view, onFailureClick }) {
     this.canvas = canvas;
     this.ctx = canvas.getContext("2d", { alpha: true });
     this.stageEl = stageEl;
     this.senderEl = senderEl;
     this.receiverEl = receiverEl;
     this.store = store;
-    this.clock = clock;
+    this.view = view;
     this.hoverLeg = null;
-    this.highlight = null; // {msg?, order?}
     this.reducedMotion = false;
-    this.onLegClick = null;
     this.widths = new Map();
     this.laneOf = new Map(); // msg -> lane it had last frame (tokens keep their lane)
     this.texts = []; // boxes of the text drawn this frame: [x0, y0, x1, y1, text, kind]
@@ -63,8 +68,8 @@ export class Stage {
     canvas.addEventListener("pointermove", (ev) => this.pointer(ev));
     canvas.addEventListener("pointerleave", () => this.setHover(null));
     canvas.addEventListener("click", (ev) => {
-      const leg = this.legAt(ev);
-      if (leg && this.onLegClick) this.onLegClick(leg);
+      const point = this.legPoint(this.legAt(ev));
+      if (point) onFailureClick(point);
     });
   }
 
@@ -168,11 +173,17 @@ export class Stage {
     this.setHover(this.legAt(ev));
   }
 
+  /** The failure point switched by clicking this leg (null: none). */
+  legPoint(leg) {
+    return leg ? pointOnLeg(Object.keys(this.store.failures), leg) : null;
+  }
+
   setHover(leg) {
-    this.hoverLeg = leg;
-    this.canvas.style.cursor = leg ? "pointer" : "default";
-    this.canvas.title = leg
-      ? `Click: switch “${leg === "request" ? "Request lost" : "Reply lost"}” (the ${leg} leg loses messages)`
+    const point = this.legPoint(leg);
+    this.hoverLeg = point ? leg : null;
+    this.canvas.style.cursor = point ? "pointer" : "default";
+    this.canvas.title = point
+      ? `Click: switch “${failureWords(point).label}” (the ${leg} leg loses messages)`
       : "";
   }
 
@@ -261,12 +272,13 @@ export class Stage {
     this.texts = [];
     this.tokenBoxes = [];
     const failures = this.store.failures;
-    this.drawLeg("request", failures["request-lost"]);
-    this.drawLeg("reply", failures["reply-lost"]);
+    const onLeg = (leg) => failures[this.legPoint(leg)];
+    this.drawLeg("request", onLeg("request"));
+    this.drawLeg("reply", onLeg("reply"));
     // Token labels are placed first and claim their boxes; the strips' text comes after.
     const layout = this.layoutTokens(t);
-    this.legLabel("request", failures["request-lost"]);
-    this.legLabel("reply", failures["reply-lost"]);
+    this.legLabel("request", onLeg("request"));
+    this.legLabel("reply", onLeg("reply"));
     this.drawLost(now);
     this.drawMiddle(now);
     const n = layout ? this.drawLabelled(layout) : this.drawGrouped(t);
@@ -426,7 +438,7 @@ export class Stage {
 
   drawLabelled(layout) {
     const ctx = this.ctx;
-    const hl = this.highlight;
+    const hl = this.view.highlight;
     // Unlabelled marks first: labelled tokens are drawn over them, never under.
     for (const tk of layout) {
       if (tk.text) continue;
@@ -507,7 +519,7 @@ export class Stage {
       }
       ctx.fill();
     }
-    const hl = this.highlight;
+    const hl = this.view.highlight;
     if (hl) {
       for (const m of tokens.values()) {
         if (m.msg === hl.msg || (hl.order && m.order === hl.order)) {
@@ -539,7 +551,7 @@ export class Stage {
     if (!lost.length) return;
     const ctx = this.ctx;
     const many = lost.length > 30;
-    const hl = this.highlight;
+    const hl = this.view.highlight;
     const detailFrom = many ? lost.length - 6 : 0;
     // Older marks: one small cross per 4 px cell (marks pile up where losses happen).
     ctx.save();
@@ -587,7 +599,8 @@ export class Stage {
     const ctx = this.ctx;
     const [x, y] = this.markPos(l);
     const style = KIND_STYLE[l.kind] || KIND_STYLE.MetricSample;
-    const age = Math.min(1, (now - l.wall) / 500);
+    const seen = this.view.lossSeen.get(l.msg);
+    const age = seen === undefined ? 1 : Math.min(1, (now - seen) / 500);
     const open = this.reducedMotion ? 1 : age;
     const gap = 4 + 8 * open;
     ctx.save();
@@ -641,7 +654,7 @@ export class Stage {
   drawMiddle(now) {
     const [lo, hi] = this.span;
     const mid = (lo + hi) / 2;
-    const flashes = this.store.flashes;
+    const flashes = this.view.flashes;
     let diverged = null;
     let timeout = null;
     for (const f of flashes) {
@@ -680,7 +693,7 @@ export class Stage {
   drawFlashes(now) {
     if (this.reducedMotion || !this.receiverBox) return;
     let f = null;
-    for (const x of this.store.flashes) {
+    for (const x of this.view.flashes) {
       if ((x.kind === "crash" || x.kind === "restart") && x.until >= now) f = x;
     }
     if (!f) return;

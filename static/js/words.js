@@ -1,12 +1,82 @@
-// Words for what happened: event log lines, status announcements, order stories.
-// Only wording lives here; every judgement comes from the engine's events.
+// Words for what happened: event log lines, status announcements, order stories, and the
+// one table of failure-point labels. Only wording lives here; every judgement comes from
+// the engine's events.
 
-export const POINT_LABEL = {
-  "request-lost": "Request lost",
-  "crash-before-processing": "Crash before processing",
-  "crash-after-processing": "Crash after processing",
-  "reply-lost": "Reply lost",
+/**
+ * The failure points in words, one entry per wire name (engine/names.py). The page builds
+ * its failure controls from the server's `limits.failure_points` and this table:
+ *   label     the control's name ("Crash after processing")
+ *   icon      drawn before the label, and before the step in an order's story
+ *   happened  what it did, as a step of a story or a log line ("crashed after processing")
+ *   leg       its leg on the stage: clicking the leg switches it; `slider` names its
+ *             probability slider
+ *   chip      where its switch sits on the stage, by the receiver: "top" or "bottom";
+ *             `explains` is that switch's tooltip
+ * A point missing here still gets a checkbox, labelled with its wire name.
+ */
+export const FAILURE_LABELS = {
+  "request-lost": {
+    label: "Request lost", icon: "✂", happened: "request lost",
+    leg: "request", slider: "Request leg loss probability",
+  },
+  "crash-before-processing": {
+    label: "Crash before processing", icon: "⚡", happened: "crashed before processing",
+    chip: "top", explains: "Click: the receiver crashes when a message arrives, before processing it",
+  },
+  "crash-after-processing": {
+    label: "Crash after processing", icon: "⚡", happened: "crashed after processing",
+    chip: "bottom", explains: "Click: the receiver crashes after processing a message, before replying",
+  },
+  "reply-lost": {
+    label: "Reply lost", icon: "✂", happened: "reply lost",
+    leg: "reply", slider: "Reply leg loss probability",
+  },
 };
+
+/** A failure point's entry in the table; an unknown point is called by its wire name. */
+export function failureWords(point) {
+  return FAILURE_LABELS[point] || { label: String(point), icon: "•", happened: String(point) };
+}
+
+/** The failure point switched by clicking a leg, among the points the run has, or null. */
+export function pointOnLeg(points, leg) {
+  for (const p of points) if (FAILURE_LABELS[p] && FAILURE_LABELS[p].leg === leg) return p;
+  return null;
+}
+
+const lowerFirst = (s) => s.charAt(0).toLowerCase() + s.slice(1);
+const COUNT = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"];
+
+/** The note beside the orders: the sender hears the same silence for every failure point. */
+export function sameSilence(points) {
+  const n = points.length;
+  return {
+    text: `Same silence for all ${COUNT[n] || n} failures`,
+    title: `The sender sees the same silence for every failure point: ${points.map((p) => lowerFirst(failureWords(p).label)).join(", ")}.`,
+  };
+}
+
+/** A failure point's switch on the stage: "⚡ crash before processing". */
+export function chipText(point) {
+  return lowerFirst(failureWords(point).label);
+}
+
+/** Commands by the name of the control that sends them ("Play: no answer: ..."). */
+const COMMAND_NAME = {
+  "create-order": "Send order", play: "Play", pause: "Pause", step: "Step", reset: "Reset",
+  speed: "Speed", scenario: "Scenario", seed: "Seed", "set-failure": "Failure point",
+  "set-credit-limit": "Credit limit",
+};
+
+/** A command that got no answer in time: it may or may not have been applied. */
+export function noAnswer(cmd) {
+  return `${COMMAND_NAME[cmd] || cmd}: no answer: it may or may not have been applied`;
+}
+
+/** A command the server refused (a definite answer). */
+export function refused(cmd, message) {
+  return `Could not ${cmd.replace("-", " ")}: ${message}`;
+}
 
 const INT = new Intl.NumberFormat("en-US"); // one formatter: toLocaleString makes one per call
 export const fmtInt = (n) => (typeof n === "number" ? INT.format(n) : "–");
@@ -42,7 +112,7 @@ export function describe(e) {
     case "credit-refused":
       return ["−", `Customer service refused order #${e.order}: insufficient credit (available ${fmtInt(e.available)})`, ""];
     case "receiver-crashed":
-      return ["⚡", `Customer service crashed ${e.point === "crash-before-processing" ? "before" : "after"} processing${e.order ? ` order #${e.order}` : ""}`, "bad"];
+      return [failureWords(e.point).icon, `Customer service ${failureWords(e.point).happened}${e.order ? ` order #${e.order}` : ""}`, "bad"];
     case "receiver-restarted":
       return ["↻", `Customer service restarted (reserved ${fmtInt(e.reserved)} survived)`, ""];
     case "order-state-changed":
@@ -60,8 +130,8 @@ export function describe(e) {
     case "reply-ignored":
       return ["↷", `Late reply for order #${e.order} ignored: the sender stopped waiting`, ""];
     case "failure-point-changed":
-      if (e.why === "used") return ["•", `${POINT_LABEL[e.point]} fired once and is off again`, ""];
-      return ["•", `${POINT_LABEL[e.point]}: ${modeWords(e.mode, e.probability)}`, ""];
+      if (e.why === "used") return ["•", `${failureWords(e.point).label} fired once and is off again`, ""];
+      return ["•", `${failureWords(e.point).label}: ${modeWords(e.mode, e.probability)}`, ""];
     case "credit-limit-changed":
       return ["•", `Credit limit set to ${fmtInt(e.credit_limit)}`, ""];
     case "sample-recorded":
@@ -78,21 +148,24 @@ export function modeWords(mode, probability) {
   return "off";
 }
 
-/** A short phrase for an order's story ("what actually happened"), or null. */
-export function storyStep(e) {
+/** A short phrase for one event of an order's story ("what actually happened"), or null. */
+function storyStep(e) {
   switch (e.type) {
     case "message-delivered":
       return e.leg === "request" ? "arrived" : "reply arrived";
-    case "message-lost":
+    case "message-lost": {
       if (e.reason === "receiver-down") return "request lost: receiver down";
-      return e.leg === "request" ? "✂ request lost" : "✂ reply lost";
+      const w = failureWords(e.point || e.reason);
+      return `${w.icon} ${w.happened}`;
+    }
     case "credit-reserved":
       return "credit reserved";
     case "credit-refused":
       return "refused: insufficient credit";
-    case "receiver-crashed":
-      return e.point === "crash-before-processing"
-        ? "⚡ crashed before processing" : "⚡ crashed before replying";
+    case "receiver-crashed": {
+      const w = failureWords(e.point);
+      return `${w.icon} ${w.happened}`;
+    }
     case "message-forgotten":
       return "⚡ forgotten in a crash";
     case "reply-ignored":
@@ -102,13 +175,38 @@ export function storyStep(e) {
   }
 }
 
+const CRASH = new Set(["receiver-crashed", "message-forgotten"]);
+
+/**
+ * An order's story from its events: [steps, saysReserved]. One crash tells one step (the
+ * crash, or the forgetting it caused); an order that was already in the snapshot starts
+ * with what the snapshot said.
+ */
+export function orderStory(o) {
+  const steps = [];
+  let saysReserved = false;
+  if (o.at_snapshot && o.at_snapshot.credit_reserved) {
+    steps.push("credit reserved");
+    saysReserved = true;
+  }
+  let lastType = null;
+  for (const e of o.history) {
+    const step = storyStep(e);
+    if (!step) continue;
+    if (!(CRASH.has(e.type) && CRASH.has(lastType))) steps.push(step);
+    if (e.type === "credit-reserved") saysReserved = true;
+    lastType = e.type;
+  }
+  return [steps, saysReserved];
+}
+
 /** What the sender knows about an order: [icon, words]. The same for every failure. */
 export function senderKnows(o) {
-  if (o.saw === "reply") {
-    return o.state === "approved"
+  if (o.sender_saw === "reply") {
+    return o.order_state === "approved"
       ? ["✓", "reply: CreditReserved"]
       : ["✗", "reply: InsufficientCredit"];
   }
-  if (o.saw === "no-reply") return ["?", "no reply: did it happen or not?"];
+  if (o.sender_saw === "no-reply") return ["?", "no reply: did it happen or not?"];
   return ["◷", "waiting for a reply"];
 }

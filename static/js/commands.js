@@ -1,0 +1,40 @@
+// Sending a command and saying what became of it. Three outcomes, kept apart: an answer
+// (the pacing a play or pause answer carries goes to the store), a refusal (definite:
+// "Could not …"), or no answer in time (indefinite: it may or may not have been applied,
+// so the page re-syncs from a snapshot of the session and says when it has).
+import { describeError } from "./connection.js";
+import { noAnswer, refused } from "./words.js";
+
+export class Commands {
+  /** @param {object} o conn (Connection), store, announcer (the status line) */
+  constructor({ conn, store, announcer }) {
+    this.conn = conn;
+    this.store = store;
+    this.announcer = announcer;
+    this.unanswered = null; // the words for a command that got no answer, until the re-sync
+    this.send = this.send.bind(this);
+  }
+
+  /** Send a command; resolves with the answer ({ok, ...}), never rejects. */
+  async send(cmd, fields) {
+    const answer = await this.conn.command(cmd, fields);
+    if (answer.ok) {
+      if (typeof answer.playing === "boolean") this.store.setPacing({ playing: answer.playing });
+    } else if (answer.indefinite) {
+      this.unanswered = noAnswer(cmd);
+      this.announcer.say(`${this.unanswered}. Re-syncing with the server…`);
+      this.conn.resync();
+    } else {
+      this.announcer.say(refused(cmd, describeError(answer.error)));
+    }
+    return answer;
+  }
+
+  /** A snapshot is drawn: if it ends a re-sync, say so; returns whether it did. */
+  snapshotDrawn() {
+    if (!this.unanswered) return false;
+    this.announcer.say(`${this.unanswered}. The view now shows the run as the server has it.`);
+    this.unanswered = null;
+    return true;
+  }
+}

@@ -1,0 +1,194 @@
+// The run controls, DOM -> commands: Send order, Play, Pause, Step, Reset, the keyboard
+// (a presenter's clicker too), the scenario and seed pickers and the speed slider; and
+// what they show: the pressed button, the speed, the scenario's explanation, why Send
+// order is off. The speed slider's range comes from the server's limits.
+import { fmtT } from "./words.js";
+
+const SEND_OFF_WHY = "“Send order” is off here: this scenario streams metric samples, it has no orders.";
+const SPEED_SEND_DELAY_MS = 80; // a drag sends one speed command, not one per pixel
+
+function speedLabel(s) {
+  return `${s >= 10 ? Math.round(s) : Number(s.toPrecision(2))}×`;
+}
+
+export class Controls {
+  /**
+   * @param {object} o store, clock, send (commands), announcer, notice (Escape hides it),
+   *   els: {send, play, pause, step, reset, scenario, seed, explains, speed, speedOut}
+   */
+  constructor({ store, clock, send, announcer, notice, els }) {
+    this.store = store;
+    this.clock = clock;
+    this.send = send;
+    this.announcer = announcer;
+    this.notice = notice;
+    this.els = els;
+    this.presets = []; // the server's scenario presets, from the join answer
+    this.speedRange = null; // [speed_min, speed_max] from the join answer's limits
+    this.speedShown = 1; // the speed the label shows
+    this.speedTimer = null;
+    this.actions = {
+      send: () => this.sendOrder(),
+      play: () => this.play(),
+      pause: () => this.pause(),
+      step: () => this.send("step"),
+      reset: () => this.send("reset"),
+      toggle: () => (this.store.pacing.playing ? this.pause() : this.play()),
+    };
+    for (const id of ["send", "play", "pause", "step", "reset"]) {
+      els[id].addEventListener("click", (ev) => {
+        this.actions[id]();
+        // After a mouse click, give the keyboard back to the page shortcuts (Space = play/pause).
+        if (ev.detail > 0) ev.currentTarget.blur();
+      });
+    }
+    els.scenario.addEventListener("change", (ev) => {
+      const seed = Number(els.seed.value);
+      const fields = { name: ev.target.value };
+      if (Number.isInteger(seed) && seed >= 0) fields.seed = seed;
+      this.send("scenario", fields);
+    });
+    els.seed.addEventListener("change", (ev) => {
+      const seed = Number(ev.target.value);
+      if (!Number.isInteger(seed) || seed < 0) {
+        announcer.say("The seed is a whole number from 0 up.");
+        return;
+      }
+      this.send("seed", { seed });
+    });
+    els.speed.addEventListener("input", () => this.speedInput());
+    document.addEventListener("keydown", (ev) => this.key(ev));
+  }
+
+  // ------------------------------------------------------------------ from the join answer
+  setPresets(list) {
+    if (!Array.isArray(list) || !list.length) return;
+    this.presets = list;
+    const sel = this.els.scenario;
+    const current = sel.value;
+    sel.textContent = "";
+    for (const p of list) sel.append(new Option(p.title, p.name));
+    if (current) sel.value = current;
+  }
+
+  setLimits(limits) {
+    const lo = Number(limits.speed_min);
+    const hi = Number(limits.speed_max);
+    if (lo > 0 && hi > lo) this.speedRange = [lo, hi];
+    this.showSpeed(this.speedShown);
+  }
+
+  // ------------------------------------------------------------------ showing the run
+  /** The run as the store has it: scenario, seed, speed, Send order. */
+  showRun() {
+    const { scenario, seed } = this.store;
+    const sel = this.els.scenario;
+    if (scenario) sel.value = scenario;
+    const p = this.presets.find((x) => x.name === scenario);
+    this.els.explains.textContent = p ? p.explains : "";
+    if (typeof seed === "number" && document.activeElement !== this.els.seed) this.els.seed.value = String(seed);
+    this.showSpeed(this.clock.speed);
+    this.showSendState();
+  }
+
+  showPlaying() {
+    const playing = this.store.pacing.playing;
+    this.els.play.setAttribute("aria-pressed", String(playing));
+    this.els.pause.setAttribute("aria-pressed", String(!playing));
+  }
+
+  showSendState() {
+    const send = this.els.send;
+    if (this.store.metricsRun()) {
+      send.setAttribute("aria-disabled", "true");
+      send.setAttribute("aria-describedby", "send-why");
+      send.title = SEND_OFF_WHY;
+    } else {
+      send.removeAttribute("aria-disabled");
+      send.removeAttribute("aria-describedby");
+      send.title = "Send an order (N)";
+    }
+  }
+
+  // ------------------------------------------------------------------ speed (log scale)
+  sliderToSpeed(v) {
+    const [lo, hi] = this.speedRange;
+    const raw = lo * (hi / lo) ** (v / 1000);
+    const digits = raw < 10 ? 2 : 3;
+    return Number(raw.toPrecision(digits));
+  }
+
+  speedToSlider(s) {
+    const [lo, hi] = this.speedRange;
+    return Math.round((1000 * Math.log(s / lo)) / Math.log(hi / lo));
+  }
+
+  showSpeed(s) {
+    this.speedShown = s;
+    const input = this.els.speed;
+    if (this.speedRange && document.activeElement !== input) input.value = String(this.speedToSlider(s));
+    this.showSpeedLabel(s);
+  }
+
+  showSpeedLabel(s) {
+    const label = speedLabel(s);
+    this.els.speedOut.textContent = label;
+    this.els.speed.setAttribute("aria-valuetext", label);
+  }
+
+  speedInput() {
+    if (!this.speedRange) return; // no limits yet: the slider has no scale
+    const s = this.sliderToSpeed(Number(this.els.speed.value));
+    this.speedShown = s;
+    this.showSpeedLabel(s);
+    clearTimeout(this.speedTimer);
+    this.speedTimer = setTimeout(() => this.send("speed", { speed: s }), SPEED_SEND_DELAY_MS);
+  }
+
+  // ------------------------------------------------------------------ actions
+  sendOrder() {
+    if (this.store.metricsRun()) {
+      this.announcer.say(`${SEND_OFF_WHY} Pick an order scenario to send orders.`);
+      return Promise.resolve({ ok: false });
+    }
+    return this.send("create-order");
+  }
+
+  play() {
+    return this.send("play").then((a) => {
+      if (a.ok) this.announcer.say(`Playing at ${speedLabel(this.speedShown)}: Space pauses.`);
+      return a;
+    });
+  }
+
+  pause() {
+    return this.send("pause").then((a) => {
+      if (a.ok) this.announcer.say(`Paused at t = ${fmtT(a.t !== undefined ? a.t : this.clock.display)}: Space plays, → steps.`);
+      return a;
+    });
+  }
+
+  // ------------------------------------------------------------------ keyboard
+  key(ev) {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.repeat && ev.key !== "ArrowRight") return;
+    const t = ev.target;
+    const tag = t && t.tagName;
+    if (tag === "SELECT" || tag === "TEXTAREA" || (t && t.isContentEditable)) return;
+    if (tag === "INPUT" && t.type !== "checkbox") return; // sliders and fields keep their keys
+    const key = ev.key;
+    if (key === "Escape" && this.notice.shown) {
+      this.notice.hide();
+      return;
+    }
+    let action = null;
+    if (key === " " || key === "Spacebar") {
+      if (tag === "BUTTON" || tag === "INPUT") return; // Space presses the focused control
+      action = "toggle";
+    } else if (key === "ArrowRight" || key === "PageDown" || key === "PageUp") action = "step";
+    else if (key === "n" || key === "N") action = "send";
+    else if (key === "r" || key === "R") action = "reset";
+    if (!action) return;
+    ev.preventDefault();
+    this.actions[action]();
+  }
+}
