@@ -8,6 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from engine.names import FAILURE_POINTS
 from tests.test_ui_support import (
     FAST,
     actual,
@@ -229,3 +230,30 @@ def test_lossy_network_preset(page, server):
     play(page)
     expect(page.locator("#credit")).to_have_attribute("data-alarm", "credit", timeout=20_000)
     screenshot(page, "lossy-network")
+
+
+def test_failure_controls_come_from_the_servers_points_and_one_table(page, server):
+    """One control per failure point the server names, in its order, with the same words
+    in the panel, on the stage and in the note; a point the table lacks still gets one."""
+    open_app(page, server.url)
+    points = page.locator("#failures input[type=checkbox]").evaluate_all(
+        "els => els.map((el) => el.dataset.point)")
+    assert points == list(FAILURE_POINTS)
+    for point, label in (("crash-before-processing", "Crash before processing"),
+                         ("crash-after-processing", "Crash after processing")):
+        expect(failure(page, label)).to_have_attribute("data-point", point)
+        expect(page.locator(f'.crash-chip[data-point="{point}"]')).to_have_text(
+            f"⚡ {label[0].lower()}{label[1:]}")
+    for name in ("Request leg loss probability", "Reply leg loss probability"):
+        expect(page.get_by_role("slider", name=name, exact=True)).to_be_visible()
+    expect(page.locator("#same-note")).to_have_attribute(
+        "title", "The sender sees the same silence for every failure point: request lost, "
+        "crash before processing, crash after processing, reply lost.")
+    expect(page.locator("#same-note")).to_contain_text("Same silence for all four failures")
+    # A failure point missing from the table: a checkbox named by its wire name, no slider.
+    page.evaluate("(points) => window.amo.failureControls.build([...points, 'disk-full'])",
+                  list(FAILURE_POINTS))
+    expect(failure(page, "disk-full")).to_be_visible()
+    expect(page.locator("#failures .frow")).to_have_count(len(FAILURE_POINTS) + 1)
+    expect(page.locator("#failures .frow").last.locator("input[type=range]")).to_have_count(0)
+    expect(page.locator("#same-note")).to_contain_text("Same silence for all five failures")

@@ -57,5 +57,5 @@ startLoop({
   reducedMotion: window.matchMedia("(prefers-reduced-motion: reduce)"),
 });
 
-// For tests and the browser benchmark: read-only handles, no behaviour.
-window.amo = { store, view, clock, conn, stage, stats, panels, log };
+// For tests and the browser benchmark: handles to read (tests also call failureControls.build).
+window.amo = { store, view, clock, conn, stage, stats, panels, log, failureControls };
