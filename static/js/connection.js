@@ -68,8 +68,15 @@ export class Connection {
     const payload = { session: this.session, last_seq: this.lastSeq, run: this.lastSeq === null ? null : this.run };
     this.socket.timeout(COMMAND_TIMEOUT_MS).emit("join", payload, (err, answer) => {
       this.joining = false;
-      if (err || !answer || !answer.ok) {
-        this.h.onError("Could not join: " + (err ? "no answer" : describeError(answer && answer.error)));
+      if (err) {
+        // No answer: the join may or may not have reached the server. Joining again is
+        // safe (a session the first join made, if any, waits out its grace and goes).
+        this.h.onError("Joining: no answer yet: it may or may not have reached the server; trying again");
+        if (this.socket.connected) setTimeout(() => this.socket.connected && !this.joining && this.join(), 1000);
+        return;
+      }
+      if (!answer || !answer.ok) {
+        this.h.onError("Could not join: " + describeError(answer && answer.error));
         return;
       }
       if (answer.session !== this.session) {
