@@ -3,8 +3,8 @@ flags, builds the app (server.create_app) and serves it. It decides nothing else
 pacing and the Socket.IO protocol live in ``server/`` (docs/architecture.md).
 
 Run it: ``python app.py [--host H] [--port P] [--async-mode eventlet|threading]
-[--allow-origin ORIGIN ...]``; ``python app.py --help`` lists every flag and the
-environment variables that set them.
+[--allow-origin ORIGIN ...] [--allow-host NAME ...]``; ``python app.py --help`` lists every
+flag and the environment variables that set them. Serving itself is ``server/serve.py``.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ import logging  # noqa: E402
 import re  # noqa: E402
 
 from engine import __version__  # noqa: E402
-from server import create_app, socketio  # noqa: E402
+from server import create_app, serve  # noqa: E402
 from server.session import Limits  # noqa: E402
 from server.transport import QuietWebSocketLeftovers  # noqa: E402
 
@@ -62,6 +62,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+")
+_HOST = re.compile(r"\*|(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.\-]*)(:[0-9]{1,5})?")
 
 
 def _port(text: str) -> int:
@@ -89,6 +90,14 @@ def _origin(text: str) -> str:
     return text
 
 
+def _host_name(text: str) -> str:
+    if not _HOST.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a host like classroom.example, classroom.example:8000, "
+            "[fe80::1] or *")
+    return text
+
+
 # Flags whose value may come from the environment: (flag, variable, check, default, help).
 # A value from the environment is checked like the flag's, and an error names its source.
 _VALUE_FLAGS = (
@@ -97,6 +106,8 @@ _VALUE_FLAGS = (
      "seconds a session waits for its tab to reconnect (default 30)"),
     ("--max-sessions", "AMO_MAX_SESSIONS", _positive(int), "1000",
      "live sessions at most (default 1000)"),
+    ("--session-rate", "AMO_SESSION_RATE", _positive(float), "60",
+     "new sessions per minute per client address, in bursts of as many (default 60)"),
     ("--window", "AMO_WINDOW", _positive(int), str(Limits.window),
      f"events a client may leave unacknowledged before its run waits (default "
      f"{Limits.window})"),
@@ -123,6 +134,12 @@ def build_parser(environ=os.environ) -> argparse.ArgumentParser:
                         help="also accept Socket.IO connections from pages of this origin "
                              "(repeatable; env AMO_ALLOW_ORIGINS, comma-separated). By "
                              "default only the server's own pages may connect")
+    parser.add_argument("--allow-host", action="append", type=_host_name, metavar="NAME",
+                        default=[h for h in env("AMO_ALLOW_HOSTS", "").split(",") if h],
+                        help="also serve requests for this host name, NAME or NAME:PORT "
+                             "(repeatable; env AMO_ALLOW_HOSTS, comma-separated; * serves "
+                             "any). By default: localhost, 127.0.0.1 and [::1] with the "
+                             "port, and any IP address when not bound to loopback")
     for flag, variable, check, default, text in _VALUE_FLAGS:
         parser.add_argument(flag, type=check, default=env(variable, default),
                             help=f"{text}; env {variable}")
@@ -145,11 +162,13 @@ def parse_args(argv: list[str] | None = None, environ=os.environ) -> argparse.Na
     if args.async_mode not in ASYNC_MODES:
         parser.error(f"argument --async-mode (from the environment): invalid choice: "
                      f"{args.async_mode!r} (choose from {', '.join(ASYNC_MODES)})")
-    for origin in args.allow_origin:
-        try:
-            _origin(origin)
-        except argparse.ArgumentTypeError as error:
-            parser.error(f"argument --allow-origin (from the environment): {error}")
+    for flag, values, check in (("--allow-origin", args.allow_origin, _origin),
+                                ("--allow-host", args.allow_host, _host_name)):
+        for value in values:
+            try:
+                check(value)
+            except argparse.ArgumentTypeError as error:
+                parser.error(f"argument {flag} (from the environment): {error}")
     return args
 
 
@@ -158,19 +177,6 @@ def _url(host: str, port: int) -> str:
     if ":" in shown and not shown.startswith("["):
         shown = f"[{shown}]"
     return f"http://{shown}:{port}/"
-
-
-def _serve_eventlet(app, host: str, port: int, verbose: bool) -> None:
-    """What socketio.run does for eventlet, without SO_REUSEPORT: a second server on a
-    busy port must fail, not silently share the port with the first."""
-    import eventlet
-    import eventlet.wsgi
-    from eventlet.green import socket as green_socket
-
-    family, _, _, _, address = green_socket.getaddrinfo(host, port,
-                                                        type=green_socket.SOCK_STREAM)[0]
-    listener = eventlet.listen(address, family, reuse_port=False)
-    eventlet.wsgi.server(listener, app, log_output=verbose)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app({
         "AMO_ASYNC_MODE": args.async_mode,
         "AMO_ALLOW_ORIGINS": tuple(args.allow_origin),
+        "AMO_BIND": (args.host, args.port),
+        "AMO_ALLOW_HOSTS": tuple(args.allow_host),
+        "AMO_SESSION_RATE": args.session_rate,
         "AMO_GRACE": args.grace,
         "AMO_MAX_SESSIONS": args.max_sessions,
         "AMO_WINDOW": args.window,
@@ -201,10 +210,12 @@ def main(argv: list[str] | None = None) -> int:
           f"({args.async_mode} mode; Ctrl+C stops)", flush=True)
     try:
         if args.async_mode == "threading":
-            socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True,
-                         log_output=args.verbose)
+            serve.serve_threading(app, args.host, args.port, args.verbose)
         else:
-            _serve_eventlet(app, args.host, args.port, args.verbose)
+            import eventlet.green.socket
+            import eventlet.wsgi
+
+            serve.serve_eventlet(app, args.host, args.port, args.verbose, eventlet)
     except KeyboardInterrupt:
         return 0
     except OSError as error:

@@ -13,8 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask, jsonify, render_template
+from werkzeug.exceptions import HTTPException
 
 from . import transport
+from .guard import Guard, HostCheck
 from .handlers import register_ack, socketio
 from .hub import Hub
 from .session import Limits
@@ -25,8 +27,11 @@ MAX_HTTP_BUFFER = 16 * 1024  # largest inbound engine.io message: far above any 
 DEFAULTS = {
     "AMO_ASYNC_MODE": "threading",  # app.py picks eventlet unless told otherwise
     "AMO_ALLOW_ORIGINS": (),  # origins allowed besides the page's own
+    "AMO_BIND": None,  # (host, port) the server listens on: the Host check; None: no check
+    "AMO_ALLOW_HOSTS": (),  # Host names served besides the loopback names (server.guard)
     "AMO_GRACE": 30.0,  # seconds a detached session waits for its client to come back
     "AMO_MAX_SESSIONS": 1000,
+    "AMO_SESSION_RATE": None,  # new sessions per minute per client address (burst as many)
     "AMO_FPS": 30.0,  # frames per second of the pacing loop
     "AMO_FRAME_EVENTS": Limits.frame_events,
     "AMO_WINDOW": Limits.window,
@@ -34,7 +39,8 @@ DEFAULTS = {
     "AMO_BURST": 100.0,
     "AMO_ACK_COST": 0.2,  # an ack spends a fifth of a token: a client acks every frame
     "AMO_MAX_QUEUED": 16,  # packets waiting for a client before its session holds back
-    "AMO_DEAF_QUEUED": 1000,  # packets waiting: the client is not reading; stop answering
+    "AMO_MAX_BACKLOG": 64,  # packets waiting: its next event waits until the client reads
+    "AMO_SHED_AFTER": 10.0,  # seconds an event waits so before its connection is closed
     "AMO_PACER": True,  # start the frame loop (in-process tests tick by hand)
     "AMO_CLOCK": time.monotonic,
 }
@@ -71,7 +77,15 @@ def create_app(config: dict | None = None) -> Flask:
         async_handlers=False,  # one connection's events are handled in order, inline
         serializer=transport.SafePacket,
     )
-    app.wsgi_app = transport.DropBrokenWebSockets(app.wsgi_app)
+    eio = socketio.server.eio
+    transport.WebSocketGuard().install(eio)
+    bind = app.config["AMO_BIND"]
+    app.wsgi_app = Guard(
+        transport.DropBrokenWebSockets(app.wsgi_app),
+        HostCheck(bind[0], bind[1], app.config["AMO_ALLOW_HOSTS"]) if bind else None,
+        max_body=MAX_HTTP_BUFFER,
+        on_bad_body=lambda sid: transport.close_eio_session(eio, sid),
+        session_open=lambda sid: transport.eio_session_open(eio, sid))
     hub = Hub(socketio, app.config)
     hub.install()
     app.extensions["amo_hub"] = hub
@@ -84,6 +98,12 @@ def create_app(config: dict | None = None) -> Flask:
     @app.get("/healthz")
     def healthz():
         return jsonify(hub.health())
+
+    @app.errorhandler(HTTPException)
+    def plain_error(error: HTTPException):
+        """Every HTTP error as one line of plain text (no HTML page)."""
+        return (f"{error.code} {(error.name or 'error').lower()}\n", error.code,
+                {"Content-Type": "text/plain; charset=utf-8"})
 
     if app.config["AMO_PACER"]:
         hub.start()

@@ -8,6 +8,7 @@ interleave with a frame. The session store never sees a socket id: each connecti
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
 import time
@@ -28,6 +29,20 @@ ROOM_PREFIX = "session:"  # a session is addressed by its room, never by one soc
 
 def room_of(token: str) -> str:
     return ROOM_PREFIX + token
+
+
+def address_key(address: str) -> str:
+    """Whose sessions count together: an IPv4 address, or an IPv6 address's /64 (one host
+    has a whole /64 to pick addresses from)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 class Connection:
@@ -54,13 +69,19 @@ class Hub:
         self.fps = float(config["AMO_FPS"])
         limits = Limits(frame_events=int(config["AMO_FRAME_EVENTS"]),
                         window=int(config["AMO_WINDOW"]))
-        self.store = SessionStore(limits, grace=float(config["AMO_GRACE"]),
-                                  max_sessions=int(config["AMO_MAX_SESSIONS"]))
+        session_rate = config.get("AMO_SESSION_RATE")  # new sessions per minute per address
+        self.store = SessionStore(
+            limits, grace=float(config["AMO_GRACE"]),
+            max_sessions=int(config["AMO_MAX_SESSIONS"]),
+            creation_rate=float(session_rate) / 60.0 if session_rate else None,
+            creation_burst=float(session_rate) if session_rate else 0.0)
         self.rate = float(config["AMO_RATE"])
         self.burst = float(config["AMO_BURST"])
         self.ack_cost = float(config["AMO_ACK_COST"])
         self.max_queued = int(config["AMO_MAX_QUEUED"])
-        self.deaf_queued = int(config["AMO_DEAF_QUEUED"])
+        self.max_backlog = int(config["AMO_MAX_BACKLOG"])
+        self.shed_after = float(config["AMO_SHED_AFTER"])
+        self.shed = 0  # connections closed because their client did not read
         self.lock = threading.Lock()  # green under eventlet: created after the patch
         self.answers = transport.AnswerWatch()
         self.connections: dict[str, Connection] = {}
@@ -78,6 +99,7 @@ class Hub:
     def install(self) -> None:
         """Hook into the Socket.IO server (after ``init_app``)."""
         self.answers.install(self.sio.server)
+        transport.close_events_outside_namespaces(self.sio.server)
 
     # ------------------------------------------------------------ transport facts
     def backlog(self, connection: Connection) -> int:
@@ -85,6 +107,40 @@ class Hub:
 
     def can_send(self, connection: Connection) -> bool:
         return self.backlog(connection) <= self.max_queued
+
+    def reader_keeps_up(self, connection: Connection) -> bool:
+        """Wait (reading nothing more from this client) while ``max_backlog`` packets or
+        more wait for it; False if that lasts ``shed_after`` seconds: it does not read.
+
+        Answers are never dropped: a client that sends faster than it reads is slowed
+        down to the pace at which it reads (TCP pushes back on its sends meanwhile)."""
+        if self.backlog(connection) < self.max_backlog:
+            return True
+        deadline = time.monotonic() + self.shed_after
+        pause = 0.0
+        while time.monotonic() < deadline:
+            self.sio.sleep(pause)  # lets the writer run (a green thread under eventlet)
+            if self.backlog(connection) < self.max_backlog:
+                return True
+            pause = min(0.05, pause + 0.002)
+        return False
+
+    def shed_connection(self, connection: Connection) -> None:
+        """Close the connection of a client that does not read, with the reason as an
+        ``error`` event (the last thing queued for it)."""
+        waiting = self.backlog(connection)
+        error = CommandError(
+            "transport", f"{waiting} messages unread",
+            f"a client that reads what it is sent: at most {self.max_backlog} messages "
+            f"waiting for {self.shed_after:g} s; the connection is closed")
+        log.info("closed connection %s: it did not read (%d messages waiting)",
+                 connection.sid, waiting)
+        try:
+            self.sio.emit("error", {"error": error.as_dict()}, to=connection.sid)
+        except Exception:  # pragma: no cover - already going
+            pass
+        self.shed += 1
+        transport.shed(self.sio.server, connection.sid)
 
     # ------------------------------------------------------------ connections
     def connection(self, sid: str, address: str = "") -> Connection:
@@ -108,11 +164,12 @@ class Hub:
     # ------------------------------------------------------------ inbound events
     def handle(self, event: object, sid: str, args: tuple):
         """Answer one inbound event: ``{"ok": true, ...}`` or ``{"ok": false, "error"}``."""
-        now = self.clock()
         wants = self.answers.wants_answer()
         connection = self.connection(sid)
-        if self.backlog(connection) >= self.deaf_queued:
-            return self.sio.server.not_handled  # not reading: no answer, nothing done
+        if not self.reader_keeps_up(connection):
+            self.shed_connection(connection)  # closed, with the reason
+            return None
+        now = self.clock()
         try:
             bucket = connection.bucket
             if not bucket.take(now, self.ack_cost if event == "ack" else 1.0):
@@ -120,6 +177,8 @@ class Hub:
             if event == transport.MALFORMED:
                 raise CommandError("payload", args[0] if args else None,
                                    "a Socket.IO event: a JSON array [name, payload object]")
+            if event == transport.RESERVED:  # "*", "connect", "disconnect" sent as events
+                event, args = (args[0] if args else None), ()
             name = validate_event(event)
             if len(args) > 1:
                 raise CommandError("payload", f"{len(args)} arguments",
@@ -151,7 +210,7 @@ class Hub:
         with self.lock:
             before = self.store.session_of(connection)
             joined = self.store.join(connection, data["session"], data["last_seq"],
-                                     data["run"], now)
+                                     data["run"], now, creator=address_key(connection.address))
             token = joined.session.token
             room = room_of(token)
             if before is not None and before.token != token:
@@ -232,4 +291,5 @@ class Hub:
         with self.lock:
             stats = self.store.stats()
         return {"version": __version__, "async_mode": self.sio.async_mode, **stats,
-                "connections": len(self.connections), "frames": self.frames}
+                "evicted": self.store.evicted, "connections": len(self.connections),
+                "frames": self.frames, "shed": self.shed}

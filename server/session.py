@@ -24,6 +24,8 @@ from engine import Config, Simulation, preset_config, preset_script
 from engine.errors import CommandError
 from engine.presets import DEFAULT_PRESET
 
+from .ratelimit import TokenBucket
+
 Message = tuple[str, dict]
 
 KEEP_RECENT_ORDERS = 5000
@@ -366,19 +368,31 @@ def new_token() -> str:
 
 
 class SessionStore:
-    """The sessions of one server, by token, and which socket each is attached to."""
+    """The sessions of one server, by token, and which socket each is attached to.
+
+    New sessions are limited twice: ``max_sessions`` live sessions at most (when the store
+    is full, the session detached longest ago gives way; only when every session is
+    attached is a new one refused), and, per *creator* (the hub passes the client's
+    address), a token bucket of ``creation_burst`` sessions refilled at ``creation_rate``
+    per second, so a few clients cannot take every session there is.
+    """
 
     def __init__(self, limits: Limits | None = None, grace: float = 30.0,
                  max_sessions: int = 1000,
-                 token_factory: Callable[[], str] = new_token) -> None:
+                 token_factory: Callable[[], str] = new_token,
+                 creation_rate: float | None = None, creation_burst: float = 60.0) -> None:
         self.limits = limits or Limits()
         self.grace = grace
         self.max_sessions = max_sessions
         self.token_factory = token_factory
+        self.creation_rate = creation_rate  # sessions per second per creator; None: no limit
+        self.creation_burst = creation_burst
+        self.creators: dict[Hashable, TokenBucket] = {}
         self.sessions: dict[str, Session] = {}
         self.by_attachment: dict[Hashable, str] = {}
         self.created = 0
         self.expired = 0
+        self.evicted = 0  # detached sessions freed before their grace ran out (store full)
 
     def __len__(self) -> int:
         return len(self.sessions)
@@ -388,16 +402,22 @@ class SessionStore:
         return self.sessions.get(token) if token is not None else None
 
     def join(self, attachment: Hashable, token: str | None, last_seq: int | None, run: int | None,
-             now: float) -> Joined:
-        """Attach ``attachment`` to session ``token`` (or to a new session)."""
+             now: float, creator: Hashable | None = None) -> Joined:
+        """Attach ``attachment`` to session ``token`` (or to a new session, made on behalf of
+        ``creator``: see the class)."""
         session = self.sessions.get(token) if token is not None else None
         fresh = session is None
         if fresh:
+            self._check_creator(creator, token, now)
             if len(self.sessions) >= self.max_sessions:
                 self.expire(now)
             if len(self.sessions) >= self.max_sessions:
+                self._evict_oldest_detached()
+            if len(self.sessions) >= self.max_sessions:
                 raise CommandError("session", token, f"the server is full ({self.max_sessions}"
                                                      " sessions): try again later")
+            if creator is not None and self.creation_rate is not None:
+                self.creators[creator].take(now)
             new = self.token_factory()
             while new in self.sessions:
                 new = self.token_factory()
@@ -414,6 +434,29 @@ class SessionStore:
         self.by_attachment[attachment] = session.token
         answer = {"session": session.token, "run": session.run, "fresh": fresh, **answer}
         return Joined(session, answer, messages, detached)
+
+    def _check_creator(self, creator: Hashable | None, token: str | None, now: float) -> None:
+        """Raise CommandError if ``creator`` may not make a new session now."""
+        if creator is None or self.creation_rate is None:
+            return
+        bucket = self.creators.get(creator)
+        if bucket is None:
+            bucket = self.creators[creator] = TokenBucket(self.creation_rate,
+                                                          self.creation_burst, now)
+        if not bucket.take(now, 0.0) or bucket.tokens < 1.0:
+            wait = (1.0 - bucket.tokens) / self.creation_rate
+            raise CommandError("session", token, (
+                f"at most {self.creation_burst:g} new sessions from one address, then one "
+                f"every {1 / self.creation_rate:g} s: try again in {max(wait, 0.1):.1f} s, "
+                "or resume your session (join with its token)"))
+
+    def _evict_oldest_detached(self) -> None:
+        """Free the session that has waited longest for its client (store full)."""
+        oldest = min((s for s in self.sessions.values() if s.attachment is None),
+                     key=lambda s: s.detached_at or 0.0, default=None)
+        if oldest is not None:
+            del self.sessions[oldest.token]
+            self.evicted += 1
 
     def leave(self, attachment: Hashable, now: float) -> Session | None:
         """``attachment`` is gone: its session waits ``grace`` seconds for it to come back."""
@@ -432,6 +475,11 @@ class SessionStore:
         for token in gone:
             del self.sessions[token]
         self.expired += len(gone)
+        if self.creation_rate is not None:  # forget creators whose bucket is full again
+            for creator, bucket in list(self.creators.items()):
+                bucket.take(now, 0.0)
+                if bucket.tokens >= bucket.burst:
+                    del self.creators[creator]
         return gone
 
     def tick(self, now: float, can_send: Callable[[Hashable], bool] | None = None

@@ -209,7 +209,8 @@ def test_fuzz_raw_socketio_frames(rig, frame):
 
 @pytest.fixture(scope="module", params=["eventlet", "threading"])
 def real(request, start_module_server):
-    return start_module_server(request.param, "--rate", "100000")
+    # Every example makes two sessions from 127.0.0.1: no per-address limit here.
+    return start_module_server(request.param, "--rate", "100000", "--session-rate", "100000")
 
 
 @settings(FUZZ, max_examples=60)
