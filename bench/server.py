@@ -4,6 +4,8 @@ Every figure comes from a real ``python app.py`` in a subprocess on a loopback p
 events made by the real engine (a scenario whose ``config`` asks for many orders close
 together, played at a chosen speed), read by a bare Socket.IO client on websocket-client
 that decodes every frame (``json.loads``) and acknowledges every batch, as a page does.
+The harness is the test suite's: ``tests.support`` starts the servers and provides the
+client (``StreamingSocketIO``) and the RSS reading.
 
 1. Throughput to one client: events per second delivered, against a bare websocket
    server (eventlet.websocket in its own process) that sends the same JSON frames (same
@@ -30,15 +32,18 @@ import datetime
 import json
 import os
 import platform
-import socket
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import (
+    CommandProcess,
+    ServerProcess,
+    StreamingSocketIO,
+    process_rss_mb,
+    server_health,
+)
 
 TARGET_RATE = 50_000
 TARGET_RATIO = 0.5
@@ -50,154 +55,41 @@ TARGET_SLOW_MB = 50.0
 FAST = {"orders": 1_000_000, "order_interval": 0.0001, "credit_limit": 10**12}
 PER_SECOND_1K = {"orders": 1_000_000, "order_interval": 9 / 1000, "credit_limit": 10**12}
 PER_SECOND_50 = {"orders": 1_000_000, "order_interval": 9 / 50, "credit_limit": 10**12}
-NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 WARMUP = 1.0  # seconds of stream read and discarded before a measurement
 
 
-# ---------------------------------------------------------------------- processes
+# ---------------------------------------------------------------------- processes, clients
+# The harness is the test suite's (tests/support.py): servers in their own process group on
+# a free loopback port, logs under test-artifacts/, the bare Socket.IO client.
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def start_app(mode: str) -> ServerProcess:
+    return ServerProcess(mode, log_name=f"bench-server-{mode}")
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+def start_bare(batch_events: int, live: bool) -> CommandProcess:
+    return CommandProcess(["-m", "bench.server", "--serve-bare", "{port}",
+                           "--batch", batch_events] + (["--live"] if live else []),
+                          log_name="bench-server-bare")
 
 
-class Process:
-    """A server subprocess on a free loopback port, stopped by ``stop()``."""
-
-    def __init__(self, command: list[str], port: int, ready_path: str) -> None:
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-server-{port}.log"
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True,
-                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        deadline = time.monotonic() + 20
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{command} exited: {self.log.read_text()[-2000:]}")
-            try:
-                with NO_PROXY.open(self.url + ready_path, timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"{command} did not start: {self.log.read_text()[-2000:]}")
-            time.sleep(0.1)
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def health(self) -> dict:
-        with NO_PROXY.open(self.url + "/healthz", timeout=5) as response:
-            return json.loads(response.read())
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+def start_run(client: StreamingSocketIO, config: dict, speed: float, seed: int = 1) -> float:
+    """Join, set up the scenario, play; returns the wall time play was sent."""
+    client.call("join", {"session": None})
+    client.command(cmd="scenario", name="happy-path", script=False, seed=seed, config=config)
+    client.command(cmd="speed", speed=speed)
+    started = time.time()
+    client.command(cmd="play")
+    return started
 
 
-def start_app(mode: str) -> Process:
-    port = free_port()
-    return Process([sys.executable, "app.py", "--port", str(port), "--async-mode", mode],
-                   port, "/healthz")
-
-
-def start_bare(batch_events: int, live: bool) -> Process:
-    port = free_port()
-    return Process([sys.executable, "-m", "bench.server", "--serve-bare", str(port),
-                    "--batch", str(batch_events)] + (["--live"] if live else []),
-                   port, "/ready")
-
-
-# ---------------------------------------------------------------------- clients
-
-
-class Client:
-    """A bare Socket.IO v5 client on one websocket: reads frames only when told to."""
-
-    def __init__(self, url: str, rcvbuf: int | None = None, path: str | None = None) -> None:
-        import websocket
-
-        self.timeout_error = websocket.WebSocketTimeoutException
-        target = url.replace("http", "ws", 1) + (
-            path or "/socket.io/?EIO=4&transport=websocket")
-        options: dict = {"timeout": 10, "skip_utf8_validation": True}
-        if rcvbuf:
-            options["sockopt"] = [(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)]
-        self.ws = websocket.create_connection(target, **options)
-        self.answers: dict[int, dict] = {}
-        self.next_id = 0
-        if path is None:
-            self.ws.recv()  # engine.io open
-            self.ws.send("40")
-            while not self.ws.recv().startswith("40"):
-                pass
-
-    def call(self, event: str, payload: dict) -> dict:
-        self.next_id += 1
-        ack_id = self.next_id
-        self.ws.send(f"42{ack_id}" + json.dumps([event, payload]))
-        while ack_id not in self.answers:
-            self.read()
-        return self.answers.pop(ack_id)
-
-    def command(self, **payload) -> dict:
-        answer = self.call("command", payload)
-        if not answer["ok"]:
-            raise RuntimeError(answer["error"]["message"])
-        return answer
-
-    def read(self) -> tuple[str, dict] | None:
-        """One frame: ("events", batch) or another event, None for the rest."""
-        frame = self.ws.recv()
-        if frame.startswith("42"):
-            data = json.loads(frame[2:])
-            return data[0], (data[1] if len(data) > 1 else None)
-        if frame == "2":
-            self.ws.send("3")
-        elif frame.startswith("43"):
-            i = 2
-            while frame[i].isdigit():
-                i += 1
-            self.answers[int(frame[2:i])] = json.loads(frame[i:])[0]
-        return None
-
-    def ack(self, batch: dict) -> None:
-        self.ws.send(f'42["ack",{{"seq":{batch["to_seq"]},"run":{batch["run"]}}}]')
-
-    def start(self, config: dict, speed: float, seed: int = 1) -> float:
-        """Join, set up the scenario, play; returns the wall time play was sent."""
-        self.call("join", {"session": None})
-        self.run = self.command(cmd="scenario", name="happy-path", script=False, seed=seed,
-                                config=config)["run"]
-        self.command(cmd="speed", speed=speed)
-        started = time.time()
-        self.command(cmd="play")
-        return started
-
-    def close(self) -> None:
-        try:
-            self.ws.close(timeout=1)
-        except Exception:
-            pass
+def batches(client: StreamingSocketIO, running):
+    """``(batch, wall time received)`` for each ``events`` batch while ``running()``."""
+    client.ws.settimeout(1)
+    while running():
+        item = client.next_event()
+        if item is not None and item[0] == "events":
+            yield item[1], time.time()
 
 
 def percentile(sorted_values: list[float], p: float) -> float:
@@ -207,64 +99,41 @@ def percentile(sorted_values: list[float], p: float) -> float:
     return sorted_values[index]
 
 
-def stream(client: Client, seconds: float, ack: bool = True, latencies: list | None = None,
+def stream(client: StreamingSocketIO, seconds: float, latencies: list | None = None,
            due: tuple[float, float, list] | None = None) -> dict:
-    """Read batches for ``seconds``; count events, check seqs, note latencies."""
-    events = batches = size = 0
+    """Read and acknowledge batches for ``seconds``; count events, check seqs, note
+    latencies."""
+    events = count = 0
     problems = 0
     last = None
-    client.ws.settimeout(1)
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            item = client.read()
-        except client.timeout_error:
-            continue
-        if item is None or item[0] != "events":
-            continue
-        batch = item[1]
-        received = time.time()
+    for batch, received in batches(client, lambda: time.monotonic() < deadline):
         n = len(batch["events"])
         if last is not None and batch["from_seq"] != last + 1:
             problems += 1
         last = batch["to_seq"]
         events += n
-        batches += 1
-        size += n
+        count += 1
         if latencies is not None:
             latencies.extend([received - batch["server_time"]] * n)
         if due is not None:
             started, speed, out = due
             out.extend(received - (started + e["t"] / speed) for e in batch["events"])
-        if ack:
-            client.ack(batch)
-    return {"events": events, "batches": batches, "problems": problems,
-            "batch_mean": size / batches if batches else 0.0}
+        client.ack(batch)
+    return {"events": events, "batches": count, "problems": problems,
+            "batch_mean": events / count if count else 0.0}
 
 
 # ---------------------------------------------------------------------- measurements
 
 
-def throughput(mode: str, seconds: float) -> dict:
-    server = start_app(mode)
+def rate(server: ServerProcess, seconds: float, config: dict | None = None) -> dict:
+    """Events per second one client receives after the warm-up (``config``: start a run
+    at speed 200 first; None: the server streams on connect)."""
     try:
-        client = Client(server.url)
-        client.start(FAST, 200)
-        stream(client, WARMUP)
-        began = time.perf_counter()
-        result = stream(client, seconds)
-        result["seconds"] = time.perf_counter() - began
-        result["rate"] = result["events"] / result["seconds"]
-        client.close()
-        return result
-    finally:
-        server.stop()
-
-
-def bare_throughput(batch_events: int, seconds: float, live: bool) -> dict:
-    server = start_bare(batch_events, live)
-    try:
-        client = Client(server.url, path="/ws")
+        client = StreamingSocketIO(server.url)
+        if config is not None:
+            start_run(client, config, 200)
         stream(client, WARMUP)
         began = time.perf_counter()
         result = stream(client, seconds)
@@ -279,8 +148,8 @@ def bare_throughput(batch_events: int, seconds: float, live: bool) -> dict:
 def latency(mode: str, seconds: float) -> dict:
     server = start_app(mode)
     try:
-        client = Client(server.url)
-        started = client.start(PER_SECOND_1K, 1.0)
+        client = StreamingSocketIO(server.url)
+        started = start_run(client, PER_SECOND_1K, 1.0)
         latencies: list[float] = []
         dues: list[float] = []
         stream(client, WARMUP)
@@ -299,8 +168,9 @@ def latency(mode: str, seconds: float) -> dict:
 
 def many_sessions(mode: str, count: int, seconds: float) -> dict:
     server = start_app(mode)
+    pid = server.proc.pid
     try:
-        base_mb = rss_mb(server.pid)
+        base_mb = process_rss_mb(pid)
         ready = threading.Barrier(count + 1, timeout=120)
         measuring = threading.Event()
         stop = threading.Event()
@@ -309,22 +179,13 @@ def many_sessions(mode: str, count: int, seconds: float) -> dict:
         latencies: list[float] = []
 
         def one(seed: int) -> None:
-            client = Client(server.url)
-            client.start(PER_SECOND_50, 1.0, seed)
+            client = StreamingSocketIO(server.url)
+            start_run(client, PER_SECOND_50, 1.0, seed)
             ready.wait()
             mine: list[float] = []
             events = problems = 0
             last = None
-            client.ws.settimeout(1)
-            while not stop.is_set():
-                try:
-                    item = client.read()
-                except client.timeout_error:
-                    continue
-                if item is None or item[0] != "events":
-                    continue
-                batch = item[1]
-                received = time.time()
+            for batch, received in batches(client, lambda: not stop.is_set()):
                 if last is not None and batch["from_seq"] != last + 1:
                     problems += 1
                 seqs = [e["seq"] for e in batch["events"]]
@@ -347,18 +208,18 @@ def many_sessions(mode: str, count: int, seconds: float) -> dict:
             time.sleep(0.005)
         ready.wait()
         time.sleep(WARMUP)
-        peak = rss_mb(server.pid)
+        peak = process_rss_mb(pid)
         began = time.monotonic()
         measuring.set()
         while time.monotonic() < began + seconds:
             time.sleep(0.25)
-            peak = max(peak, rss_mb(server.pid))
+            peak = max(peak, process_rss_mb(pid))
         measuring.clear()
         seconds = time.monotonic() - began
         stop.set()
         for thread in threads:
             thread.join(10)
-        health = server.health()
+        health = server_health(server.url)
         latencies.sort()
         events = sum(r["events"] for r in results)
         return {"sessions": count, "clients_done": len(results), "events": events,
@@ -373,23 +234,24 @@ def many_sessions(mode: str, count: int, seconds: float) -> dict:
 
 def slow_client(mode: str, seconds: float) -> dict:
     server = start_app(mode)
+    pid = server.proc.pid
     try:
-        slow = Client(server.url, rcvbuf=4096)
+        slow = StreamingSocketIO(server.url, rcvbuf=4096)
         slow.call("join", {"session": None})
         slow.command(cmd="scenario", name="happy-path", script=False, config=FAST)
         slow.command(cmd="speed", speed=200)
         time.sleep(0.5)
-        before = rss_mb(server.pid)
-        slow.ws.send('42["command",{"cmd":"play"}]')  # and never read again
-        other = Client(server.url)
-        other.start(PER_SECOND_1K, 1.0)
+        before = process_rss_mb(pid)
+        slow.emit("command", {"cmd": "play"}, answer=False)  # and never read again
+        other = StreamingSocketIO(server.url)
+        start_run(other, PER_SECOND_1K, 1.0)
         latencies: list[float] = []
         peak = before
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             stream(other, 0.5, latencies=latencies)
-            peak = max(peak, rss_mb(server.pid))
-        after = rss_mb(server.pid)
+            peak = max(peak, process_rss_mb(pid))
+        after = process_rss_mb(pid)
         latencies.sort()
         other.close()
         slow.close()
@@ -415,7 +277,6 @@ def serve_bare(port: int, batch_events: int, live: bool) -> None:
     import eventlet.websocket
     import eventlet.wsgi
 
-    sys.path.insert(0, str(ROOT))
     from engine.presets import preset_config
     from engine.simulation import Simulation
 
@@ -428,8 +289,8 @@ def serve_bare(port: int, batch_events: int, live: bool) -> None:
             if len(events) < batch_events:
                 continue
             batch = {"run": 1, "from_seq": events[0]["seq"], "to_seq": events[-1]["seq"],
-                     "t": sim.now, "playing": True, "speed": 200.0, "held": True,
-                     "events": events, "server_time": time.time()}
+                     "t": sim.now, "playing": True, "speed": 200.0, "held_back": True,
+                     "over": False, "events": events, "server_time": time.time()}
             yield "42" + json.dumps(["events", batch], separators=(",", ":"))
 
     ready = [] if live else [f for f, _ in zip(frames(Simulation(
@@ -438,6 +299,13 @@ def serve_bare(port: int, batch_events: int, live: bool) -> None:
     @eventlet.websocket.WebSocketWSGI
     def push(ws):
         try:
+            # The Engine.IO open and the Socket.IO CONNECT, so the same client connects;
+            # after that the server reads nothing (acks stay unread in the socket).
+            ws.send('0{"sid":"bare","upgrades":[],"pingInterval":25000,"pingTimeout":20000,'
+                    '"maxPayload":1000000}')
+            if ws.wait() != "40":
+                return
+            ws.send('40{"sid":"bare"}')
             if live:
                 for frame in frames(Simulation(preset_config("happy-path", FAST),
                                                keep_orders=False)):
@@ -451,10 +319,10 @@ def serve_bare(port: int, batch_events: int, live: bool) -> None:
             pass
 
     def app(environ, start_response):
-        if environ["PATH_INFO"] == "/ws":
+        if environ["PATH_INFO"].startswith("/socket.io"):
             return push(environ, start_response)
-        start_response("200 OK", [("Content-Type", "text/plain")])
-        return [b"ready"]
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b'{"ok": true}']  # /healthz: what CommandProcess waits for
 
     eventlet.wsgi.server(eventlet.listen(("127.0.0.1", port)), app, log_output=False)
 
@@ -497,14 +365,14 @@ def main(argv: list[str] | None = None) -> int:
         figures["modes"][mode] = {}
     _line(f"1. Throughput to one client, {run_s:.0f} s (scenario config {FAST}, speed 200)")
     for mode in modes:
-        result = throughput(mode, run_s)
+        result = rate(start_app(mode), run_s, FAST)
         figures["modes"][mode]["throughput"] = result
         _line(f"   socket.io {mode:9s} {result['rate']:>10,.0f} events/s   "
               f"{result['batches']} batches of {result['batch_mean']:,.0f} events on average, "
               f"seq problems {result['problems']}")
     batch = round(figures["modes"][modes[0]]["throughput"]["batch_mean"]) or 4000
-    bare = bare_throughput(batch, run_s, live=True)
-    wire = bare_throughput(batch, run_s, live=False)
+    bare = rate(start_bare(batch, live=True), run_s)
+    wire = rate(start_bare(batch, live=False), run_s)
     figures["bare"] = bare
     figures["bare_transport"] = wire
     _line(f"   bare websocket     {bare['rate']:>10,.0f} events/s   eventlet.websocket: the same "

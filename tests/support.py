@@ -354,3 +354,67 @@ def process_rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+# -- other servers, fast streams (bench/server.py) -----------------------------------------
+
+
+class CommandProcess(ServerProcess):
+    """A ServerProcess for another command than app.py: ``python *argv`` from the repo root,
+    with ``{host}`` and ``{port}`` in ``argv`` filled in. The command must answer
+    ``GET /healthz`` with 200 once it is ready; the rest (log, stop, restart) is as for
+    ServerProcess. Example: ``CommandProcess(["-m", "bench.server", "--serve-bare",
+    "{port}"], log_name="bench-bare")``."""
+
+    def __init__(self, argv: Sequence[str], **options) -> None:
+        self.argv = [str(a) for a in argv]
+        options.setdefault("mode", "command")
+        super().__init__(**options)
+
+    @property
+    def command(self) -> list[str]:
+        return [sys.executable, *(a.format(host=self.host, port=self.port) for a in self.argv)]
+
+
+def server_health(url: str, timeout: float = 5.0) -> dict:
+    """The JSON of ``GET url/healthz`` (raises unless it answers 200)."""
+    import json
+
+    status, body = http_get(url + "/healthz", timeout=timeout)
+    if status != 200:
+        raise RuntimeError(f"{url}/healthz answered {status}")
+    return json.loads(body)
+
+
+class StreamingSocketIO(RawSocketIO):
+    """A RawSocketIO that keeps up with a fast event stream, as a page does.
+
+    UTF-8 validation of incoming frames is off (websocket-client does it in Python, a
+    browser's native decoder costs no script time); ``next_event`` hands each event back
+    instead of keeping it in ``received``; ``ack`` acknowledges a batch; ``command`` raises
+    unless the server accepted it.
+    """
+
+    def __init__(self, url: str, **options) -> None:
+        super().__init__(url, **options)
+        # What create_connection(skip_utf8_validation=True) sets (websocket-client 1.9):
+        # RawSocketIO opens the socket itself, so the flag is set on its two readers.
+        self.ws.frame_buffer.skip_utf8_validation = True
+        self.ws.cont_frame.skip_utf8_validation = True
+
+    def next_event(self, timeout: float | None = None) -> tuple[str, object] | None:
+        """Read one frame: an event as ``(name, payload)``, not kept; None for any other
+        frame (pings are answered, acks kept in ``answers``) or on timeout."""
+        frame = self.read(timeout)
+        if frame is None or not frame.startswith("42"):
+            return None
+        return self.received.pop()
+
+    def ack(self, batch: dict) -> None:
+        self.ws.send(f'42["ack",{{"seq":{batch["to_seq"]},"run":{batch["run"]}}}]')
+
+    def command(self, **payload) -> dict:
+        answer = self.call("command", payload)
+        if not isinstance(answer, dict) or not answer.get("ok"):
+            raise RuntimeError(f"command {payload.get('cmd')!r} refused: {answer!r}")
+        return answer
