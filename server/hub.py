@@ -168,7 +168,7 @@ class Hub:
         connection = self.connection(sid)
         if not self.reader_keeps_up(connection):
             self.shed_connection(connection)  # closed, with the reason
-            return None
+            return self.sio.server.not_handled  # no answer to a connection that is gone
         now = self.clock()
         try:
             bucket = connection.bucket

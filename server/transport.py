@@ -217,15 +217,20 @@ def eio_session_open(eio, sid: str) -> bool:
     return sock is not None and not sock.closed and not sock.closing
 
 
-def close_eio_session(eio, sid: str) -> None:
+ABORT_AFTER = 3.0  # seconds a closed websocket has to deliver what is queued, then TCP goes
+
+
+def close_eio_session(eio, sid: str, abort_after: float = ABORT_AFTER) -> None:
     """Close engine.io session ``sid`` now, without waiting for its client.
 
     python-engineio 4.15.1 closes with ``Socket.close(wait=True)`` (``Server.disconnect``,
     and ``handle_request`` on a bad POST): that waits until a GET has drained the
     session's queue, i.e. forever for a polling client that does not poll, and the request
     that closes it never gets its answer (a greenlet or thread left behind). Here: the
-    disconnect handlers run, a CLOSE packet goes to a pending GET, and the session is
-    forgotten at once (its next request gets a plain 400); a websocket is shut down.
+    disconnect handlers run, a CLOSE packet is queued (a pending GET gets it; a websocket's
+    writer sends what is queued, the CLOSE, and a close frame), and the session is
+    forgotten at once (its next request gets a plain 400). A websocket whose client does
+    not read that within ``abort_after`` seconds has its TCP connection shut down.
     """
     sock = eio.sockets.get(sid)
     if sock is None:
@@ -236,13 +241,17 @@ def close_eio_session(eio, sid: str) -> None:
         log.info("closing engine.io session %s: %r", sid, error)
     eio.sockets.pop(sid, None)
     guard = getattr(eio, "_amo_websockets", None)
-    if guard is not None:
-        guard.abort(sid)
+    if guard is not None and sid in guard.raw:
+        def abort_later() -> None:
+            eio.sleep(abort_after)
+            guard.abort(sid)
+
+        eio.start_background_task(abort_later)
 
 
 def shed(server, sid: str) -> None:
-    """Close Socket.IO connection ``sid`` (its engine.io session and its TCP connection)
-    without waiting for the client to read what is queued for it."""
+    """Close Socket.IO connection ``sid`` (its engine.io session and, ABORT_AFTER seconds
+    later at most, its TCP connection) without waiting for the client to read."""
     try:
         eio_sid = server.manager.eio_sid_from_sid(sid, "/")
     except Exception:  # pragma: no cover - already gone

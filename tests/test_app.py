@@ -32,6 +32,18 @@ def test_cli_defaults_and_environment():
     assert args.port == 9000 and "http://c.example" in args.allow_origin
 
 
+def test_allow_host_and_session_rate_flags():
+    args = app_module.parse_args([], environ={})
+    assert args.allow_host == [] and args.session_rate == 60.0
+    env = {"AMO_ALLOW_HOSTS": "classroom.example,[fe80::1]:8000", "AMO_SESSION_RATE": "5"}
+    args = app_module.parse_args([], environ=env)
+    assert args.allow_host == ["classroom.example", "[fe80::1]:8000"]
+    assert args.session_rate == 5.0
+    args = app_module.parse_args(["--allow-host", "*", "--allow-host", "b.example:80",
+                                  "--session-rate", "600"], environ={})
+    assert args.allow_host == ["*", "b.example:80"] and args.session_rate == 600.0
+
+
 @pytest.mark.parametrize("argv, env", [
     (["--port", "0"], {}),
     (["--port", "http"], {}),
@@ -43,6 +55,12 @@ def test_cli_defaults_and_environment():
     ([], {"AMO_PORT": "99999"}),
     ([], {"AMO_ASYNC_MODE": "asyncio"}),
     ([], {"AMO_ALLOW_ORIGINS": "evil"}),
+    (["--allow-host", "http://a.example"], {}),
+    (["--allow-host", "a.example:http"], {}),
+    (["--allow-host", "::1"], {}),  # an IPv6 address needs its brackets
+    ([], {"AMO_ALLOW_HOSTS": "a.example,bad host"}),
+    (["--session-rate", "0"], {}),
+    ([], {"AMO_SESSION_RATE": "many"}),
 ])
 def test_cli_bad_arguments_exit_2_with_one_line(argv, env, capsys):
     with pytest.raises(SystemExit) as exit_info:

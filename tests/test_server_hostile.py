@@ -423,23 +423,80 @@ def test_a_flood_is_answered_in_full_or_closed_with_a_reason(server, log):
     client.close()
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_a_client_that_does_not_read_is_closed_with_a_reason(start_server, mode):
+    """A client that keeps sending but reads nothing: once 64 messages wait for it, its
+    next event waits (it is not read meanwhile: TCP pushes back on its sends); after 10 s
+    of that the server closes the connection, the reason (an ``error`` event, field
+    ``transport``) queued last. Others are served all along."""
+    server = start_server(mode, "--rate", "100000")
+    watch = LogWatch(server)
+    deaf = RawSocketIO(server.url, rcvbuf=4096, timeout=30)
+    token = deaf.call("join", {"session": None})["session"]
+    frame = '4210["join",' + json.dumps({"session": token}) + "]"  # answer + snapshot
+
+    def flood() -> None:
+        try:
+            for _ in range(20_000):
+                deaf.ws.send(frame)
+        except Exception:  # the server closed the connection
+            pass
+
+    flooder = threading.Thread(target=flood, daemon=True)
+    flooder.start()
+    other = ws_client(server)
+    try:
+        assert other.call("join", {"session": None})["ok"]
+        started = time.monotonic()
+        slowest = 0.0
+        while health(server)["shed"] == 0:
+            assert time.monotonic() - started < 25, "the deaf client was never closed"
+            t = time.monotonic()
+            assert other.call("command", {"cmd": "pause"})["ok"]
+            slowest = max(slowest, time.monotonic() - t)
+            time.sleep(0.2)
+        took = time.monotonic() - started
+        assert slowest < 1.0, slowest
+        # Reading now (within transport.ABORT_AFTER) shows the reason, then the close.
+        reasons, closed = [], False
+        deadline = time.monotonic() + 10
+        try:
+            while time.monotonic() < deadline and not closed:
+                closed = deaf.read(5) == ""
+                reasons += [e for e in deaf.take("error") if e["error"]["field"] == "transport"]
+                deaf.received.clear()
+                deaf.answers.clear()
+        except Exception:  # websocket-client: the connection is closed
+            closed = True
+        print(f"{mode}: closed after {took:.1f} s; reason {reasons[:1]}")
+        assert closed and reasons and "read" in reasons[0]["error"]["message"], reasons
+        assert other.call("command", {"cmd": "pause"})["ok"]
+    finally:
+        other.close()
+        deaf.abort()
+    watch.assert_clean()
+
+
 # -- 6: Nagle's delay -----------------------------------------------------------------------
 
 
 def test_reset_answers_as_fast_as_play(server, log):
+    """``reset`` sends a snapshot, then its answer: with Nagle's algorithm on the server's
+    socket the answer waited for the client's delayed ACK (about 40 ms, against well under
+    a millisecond for ``play``). A ratio within one run, not a wall-clock threshold."""
     client = ws_client(server)
-    client.ws.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    client.ws.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # the client's side
     assert client.call("join", {"session": None})["ok"]
-    times: dict[str, list[float]] = {"reset": [], "pause": []}
+    times: dict[str, list[float]] = {"reset": [], "play": []}
     for _ in range(15):
-        for cmd in ("reset", "pause"):
+        for cmd in ("reset", "play"):
             started = time.perf_counter()
             assert client.call("command", {"cmd": cmd})["ok"]
             times[cmd].append(time.perf_counter() - started)
             client.received.clear()
-    reset, pause = (statistics.median(times[c]) for c in ("reset", "pause"))
-    print(f"{server.mode}: median reset {reset * 1000:.2f} ms, pause {pause * 1000:.2f} ms")
-    assert reset < 10 * pause + 0.004, (reset, pause)
+    reset, play = (statistics.median(times[c]) for c in ("reset", "play"))
+    print(f"{server.mode}: median reset {reset * 1000:.2f} ms, play {play * 1000:.2f} ms")
+    assert reset < 5 * play + 0.003, (reset, play)
     client.close()
 
 

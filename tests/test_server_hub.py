@@ -361,3 +361,119 @@ def test_a_disconnect_event_sent_by_the_client_is_not_a_disconnect(connect, hub)
 def test_healthz_is_json(app):
     body = app.test_client().get("/healthz").data
     assert set(json.loads(body)) >= {"version", "async_mode", "sessions"}
+
+
+# -- hostile input (issue 8) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["*", "connect", "disconnect", "connect_error"])
+def test_events_named_like_handler_slots_get_an_event_error(connect, hub, name):
+    client = connect()
+    join(client)
+    for args in ([], [{}], [{"cmd": "play"}], ["abc"]):
+        answer = client.emit(name, *args, callback=True)
+        assert answer["ok"] is False and answer["error"]["field"] == "event", (name, answer)
+        assert answer["error"]["value"] == name
+    assert hub.health()["attached"] == 1
+    assert command(client, "pause")["ok"]
+
+
+def sid_of(client) -> str:
+    return server_pkg.socketio.server.manager.sid_from_eio_sid(client.eio_sid, "/")
+
+
+def test_a_client_behind_on_reading_is_waited_for_then_answered(connect, hub, monkeypatch):
+    client = connect()
+    join(client)
+    backlog = iter([hub.max_backlog + 5, hub.max_backlog, hub.max_backlog - 1])
+    monkeypatch.setattr(hub, "backlog", lambda connection: next(backlog, 0))
+    assert command(client, "pause")["ok"]  # answered once the client has read
+    assert hub.health()["shed"] == 0
+
+
+def test_a_client_that_does_not_read_is_closed_with_a_reason(app, connect, hub, monkeypatch):
+    client = connect()
+    join(client)
+    received(client)
+    shed = []
+    monkeypatch.setattr(hub, "shed_after", 0.05)
+    monkeypatch.setattr(hub, "backlog", lambda connection: hub.max_backlog)
+    monkeypatch.setattr(server_pkg.hub.transport, "shed", lambda server, sid: shed.append(sid))
+    assert client.emit("command", {"cmd": "pause"}, callback=True) is None  # no answer
+    assert shed == [sid_of(client)] and hub.health()["shed"] == 1
+    errors = received(client, "error")
+    assert len(errors) == 1 and errors[0][1]["error"]["field"] == "transport"
+    assert "read" in errors[0][1]["error"]["allowed"]
+
+
+def test_new_sessions_are_limited_per_address(clock, connect):
+    app = server_pkg.create_app({"TESTING": True, "AMO_ASYNC_MODE": "threading",
+                                 "AMO_PACER": False, "AMO_CLOCK": clock,
+                                 "AMO_SESSION_RATE": 3})
+    hub = app.extensions["amo_hub"]
+    clients = [server_pkg.socketio.test_client(app) for _ in range(5)]
+    for i, client in enumerate(clients):
+        hub.connections[sid_of(client)].address = "10.0.0.9" if i < 4 else "2001:db8::1"
+    tokens = [join(client)["session"] for client in clients[:3]]
+    answer = clients[3].emit("join", {"session": None}, callback=True)
+    assert answer["ok"] is False and answer["error"]["field"] == "session"
+    assert "address" in answer["error"]["allowed"]
+    assert join(clients[3], session=tokens[0])["fresh"] is False  # resuming is not creating
+    assert join(clients[4])["fresh"]  # another address
+    clock.now += 20.0  # one more a minute / 3 = every 20 s
+    assert join(clients[3], session=None)["fresh"]
+    for client in clients:
+        client.disconnect()
+
+
+def test_at_the_cap_the_session_detached_longest_gives_way(clock, connect):
+    app = server_pkg.create_app({"TESTING": True, "AMO_ASYNC_MODE": "threading",
+                                 "AMO_PACER": False, "AMO_CLOCK": clock,
+                                 "AMO_MAX_SESSIONS": 3, "AMO_GRACE": 60.0})
+    hub = app.extensions["amo_hub"]
+    clients = [server_pkg.socketio.test_client(app) for _ in range(4)]
+    tokens = [join(client)["session"] for client in clients[:3]]
+    clients[1].disconnect()
+    clock.now += 1
+    clients[0].disconnect()
+    answer = join(clients[3])  # full: the one detached first (tokens[1]) gives way
+    assert answer["fresh"] and set(hub.store.sessions) == {tokens[0], tokens[2],
+                                                           answer["session"]}
+    assert hub.health()["evicted"] == 1
+    late = server_pkg.socketio.test_client(app)
+    assert join(late)["fresh"]  # tokens[0] gives way now
+    last = server_pkg.socketio.test_client(app)
+    answer = last.emit("join", {"session": None}, callback=True)  # all attached: full
+    assert answer["ok"] is False and "full" in answer["error"]["allowed"]
+    for client in (clients[2], clients[3], late, last):
+        client.disconnect()
+
+
+@pytest.mark.parametrize("address, key", [
+    ("10.1.2.3", "10.1.2.3"), ("::ffff:10.1.2.3", "10.1.2.3"),
+    ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"), ("", ""), ("weird", "weird")])
+def test_sessions_count_per_ipv4_address_or_ipv6_64(address, key):
+    assert server_pkg.hub.address_key(address) == key
+
+
+def test_werkzeug_lines_about_websocket_leftovers_are_dropped():
+    import logging
+
+    from server.transport import QuietWebSocketLeftovers
+
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord("werkzeug", logging.ERROR, __file__, 1, message, None, None)
+
+    quiet = QuietWebSocketLeftovers()
+    assert not quiet.filter(record('127.0.0.1 - - code 400, message Bad request syntax '
+                                   '("\\x88\\x82\\x12\'x")'))
+    assert not quiet.filter(record("code 400, message Bad request version ('\\x81\\x85')"))
+    assert quiet.filter(record("code 400, message Bad request syntax ('GET / HTTP/9')"))
+    assert quiet.filter(record("something else went wrong"))
+
+
+def test_http_errors_are_one_plain_line(app):
+    response = app.test_client().get("/no/such/page")
+    assert response.status_code == 404
+    assert response.data == b"404 not found\n"
+    assert response.headers["Content-Type"].startswith("text/plain")
