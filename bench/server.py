@@ -63,8 +63,8 @@ WARMUP = 1.0  # seconds of stream read and discarded before a measurement
 # a free loopback port, logs under test-artifacts/, the bare Socket.IO client.
 
 
-def start_app(mode: str) -> ServerProcess:
-    return ServerProcess(mode, log_name=f"bench-server-{mode}")
+def start_app(mode: str, *extra: str) -> ServerProcess:
+    return ServerProcess(mode, extra, log_name=f"bench-server-{mode}")
 
 
 def start_bare(batch_events: int, live: bool) -> CommandProcess:
@@ -75,7 +75,9 @@ def start_bare(batch_events: int, live: bool) -> CommandProcess:
 
 def start_run(client: StreamingSocketIO, config: dict, speed: float, seed: int = 1) -> float:
     """Join, set up the scenario, play; returns the wall time play was sent."""
-    client.call("join", {"session": None})
+    joined = client.call("join", {"session": None})
+    if not isinstance(joined, dict) or not joined.get("ok"):
+        raise RuntimeError(f"join refused: {joined!r}")
     client.command(cmd="scenario", name="happy-path", script=False, seed=seed, config=config)
     client.command(cmd="speed", speed=speed)
     started = time.time()
@@ -167,7 +169,9 @@ def latency(mode: str, seconds: float) -> dict:
 
 
 def many_sessions(mode: str, count: int, seconds: float) -> dict:
-    server = start_app(mode)
+    # Every client comes from 127.0.0.1: let one address open them all at once (the
+    # default admits 60 new sessions a minute per address).
+    server = start_app(mode, "--session-rate", str(2 * count))
     pid = server.proc.pid
     try:
         base_mb = process_rss_mb(pid)
@@ -179,8 +183,12 @@ def many_sessions(mode: str, count: int, seconds: float) -> dict:
         latencies: list[float] = []
 
         def one(seed: int) -> None:
-            client = StreamingSocketIO(server.url)
-            start_run(client, PER_SECOND_50, 1.0, seed)
+            try:
+                client = StreamingSocketIO(server.url)
+                start_run(client, PER_SECOND_50, 1.0, seed)
+            except Exception:
+                ready.abort()  # the measurement fails at once, not after the barrier's timeout
+                raise
             ready.wait()
             mine: list[float] = []
             events = problems = 0
