@@ -39,6 +39,7 @@ DEFAULTS = {
     "AMO_BURST": 100.0,
     "AMO_ACK_COST": 0.2,  # an ack spends a fifth of a token: a client acks every frame
     "AMO_MAX_QUEUED": 16,  # packets waiting for a client before its session holds back
+    "AMO_MAX_QUEUED_BYTES": 512 * 1024,  # or characters of them (4,000 events: ~560 KB)
     "AMO_MAX_BACKLOG": 64,  # packets waiting: its next event waits until the client reads
     "AMO_SHED_AFTER": 10.0,  # seconds an event waits so before its connection is closed
     "AMO_PACER": True,  # start the frame loop (in-process tests tick by hand)

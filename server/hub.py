@@ -79,6 +79,7 @@ class Hub:
         self.burst = float(config["AMO_BURST"])
         self.ack_cost = float(config["AMO_ACK_COST"])
         self.max_queued = int(config["AMO_MAX_QUEUED"])
+        self.max_queued_bytes = int(config["AMO_MAX_QUEUED_BYTES"])
         self.max_backlog = int(config["AMO_MAX_BACKLOG"])
         self.shed_after = float(config["AMO_SHED_AFTER"])
         self.shed = 0  # connections closed because their client did not read
@@ -106,7 +107,13 @@ class Hub:
         return transport.backlog(self.sio.server, connection.sid)
 
     def can_send(self, connection: Connection) -> bool:
-        return self.backlog(connection) <= self.max_queued
+        """The client's transport has room for another frame: at most ``max_queued``
+        packets and ``max_queued_bytes`` characters wait for it."""
+        waiting = self.backlog(connection)
+        if waiting > self.max_queued:
+            return False
+        return waiting == 0 or transport.backlog_bytes(
+            self.sio.server, connection.sid) <= self.max_queued_bytes
 
     def reader_keeps_up(self, connection: Connection) -> bool:
         """Wait (reading nothing more from this client) while ``max_backlog`` packets or

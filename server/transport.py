@@ -145,6 +145,21 @@ def backlog(server, sid: str) -> int:
         return 0
 
 
+def backlog_bytes(server, sid: str) -> int:
+    """Characters of the packets engine.io holds for this client (python-engineio 4.15.1:
+    its queue holds ``Packet`` objects whose ``data`` is the encoded Socket.IO packet; the
+    queue's ``queue`` attribute is the deque behind it, in both async modes)."""
+    try:
+        eio_sid = server.manager.eio_sid_from_sid(sid, "/")
+        sock = server.eio.sockets.get(eio_sid) if eio_sid else None
+        if sock is None:
+            return 0
+        return sum(len(p.data) for p in list(sock.queue.queue)
+                   if p is not None and isinstance(p.data, (str, bytes)))
+    except Exception:  # pragma: no cover - transport internals: never fail a frame
+        return 0
+
+
 def really_disconnected(server, sid: str) -> bool:
     """False when the "disconnect" handler ran for an *event* named "disconnect" that a
     client sent (python-socketio 5.18.1 dispatches it like any event), True for a real

@@ -477,3 +477,20 @@ def test_http_errors_are_one_plain_line(app):
     assert response.status_code == 404
     assert response.data == b"404 not found\n"
     assert response.headers["Content-Type"].startswith("text/plain")
+
+
+def test_a_session_holds_while_its_transport_is_backed_up(connect, hub, monkeypatch):
+    client = connect()
+    join(client)
+    connection = hub.connections[sid_of(client)]
+    waiting = {"packets": 0, "bytes": 0}
+    monkeypatch.setattr(hub, "backlog", lambda c: waiting["packets"])
+    monkeypatch.setattr(server_pkg.hub.transport, "backlog_bytes",
+                        lambda server, sid: waiting["bytes"])
+    assert hub.can_send(connection)
+    waiting.update(packets=hub.max_queued + 1)
+    assert not hub.can_send(connection)  # too many packets
+    waiting.update(packets=2, bytes=hub.max_queued_bytes + 1)
+    assert not hub.can_send(connection)  # a few, but big: a client acking without reading
+    waiting.update(bytes=hub.max_queued_bytes)
+    assert hub.can_send(connection)
