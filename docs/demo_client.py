@@ -37,25 +37,55 @@ def main(argv: list[str] | None = None) -> int:
 
     sio = socketio.Client()
     done = threading.Event()
-    run = {"number": None}
+    # python-socketio runs each handler in a thread of its own: two batches (or a batch and
+    # its snapshot) may be handled in either order. Apply them by from_seq, never in the
+    # order the handlers happen to run.
+    lock = threading.Lock()
+    view = {"run": None, "seq": None}  # the run shown, and the last seq applied to it
+    waiting: dict[tuple[int, int], dict] = {}  # (run, from_seq) -> a batch not due yet
+
+    def catch_up() -> None:
+        """Apply the waiting batches that continue the view (the lock is held)."""
+        key = (view["run"], view["seq"] + 1)
+        while key in waiting:
+            batch = waiting.pop(key)
+            for event in batch["events"]:
+                print(describe(event))
+                if event["type"] == "sender-timeout":
+                    done.set()
+            view["seq"] = batch["to_seq"]
+            key = (view["run"], view["seq"] + 1)
 
     @sio.on("snapshot")
     def on_snapshot(snapshot):
-        run["number"] = snapshot["run"]
-        print(f"snapshot: run {snapshot['run']} of {snapshot['scenario']}, "
-              f"t={snapshot['t']}, seq {snapshot['seq']}")
+        with lock:
+            if view["run"] is not None and \
+                    (snapshot["run"], snapshot["seq"]) < (view["run"], view["seq"]):
+                return  # an older snapshot, handled late
+            view.update(run=snapshot["run"], seq=snapshot["seq"])
+            print(f"snapshot: run {snapshot['run']} of {snapshot['scenario']}, "
+                  f"t={snapshot['t']}, seq {snapshot['seq']}")
+            for key in [k for k in waiting if k[0] != view["run"] or k[1] <= view["seq"]]:
+                del waiting[key]  # of another run, or already in the snapshot
+            catch_up()
+            ack = dict(view)
         # Acknowledge what we have: the server runs at most a window ahead of our acks.
-        sio.emit("ack", {"seq": snapshot["seq"], "run": snapshot["run"]})
+        sio.emit("ack", {"seq": ack["seq"], "run": ack["run"]})
 
     @sio.on("events")
     def on_events(batch):
-        if batch["run"] != run["number"]:
-            return  # a batch of a run we left
-        for event in batch["events"]:
-            print(describe(event))
-            if event["type"] == "sender-timeout":
-                done.set()
-        sio.emit("ack", {"seq": batch["to_seq"], "run": batch["run"]})
+        with lock:
+            if view["run"] is not None and (batch["run"] < view["run"] or (
+                    batch["run"] == view["run"] and batch["from_seq"] <= view["seq"])):
+                return  # a run we left, or events we have
+            waiting[(batch["run"], batch["from_seq"])] = batch
+            if view["run"] is None:
+                return  # its snapshot has not been handled yet
+            before = view["seq"]
+            catch_up()
+            ack = dict(view) if view["seq"] != before else None
+        if ack is not None:
+            sio.emit("ack", {"seq": ack["seq"], "run": ack["run"]})
 
     @sio.on("error")
     def on_error(payload):
