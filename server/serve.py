@@ -20,6 +20,7 @@ This module never imports eventlet (server/ does not; the patch is app.py's job)
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -85,7 +86,9 @@ def serve_eventlet(app, host: str, port: int, verbose: bool, eventlet) -> None:
 
     ``eventlet``: the package, with ``eventlet.wsgi`` and ``eventlet.green.socket``
     imported. Written against eventlet 0.41.3: ``eventlet.wsgi.server`` sends tracebacks
-    to clients unless ``debug=False``, and at a stop it waits for every request to end
+    to clients unless ``debug=False``, writes the traceback of a connection the app
+    dropped (a broken websocket) to stderr at "info" level (here: the ``amo.wsgi`` logger,
+    shown with --verbose only), and at a stop it waits for every request to end
     (``pool.waitall()``: a long-poll lasts 25 s, a hung request forever); the pool here
     waits STOP_WAIT seconds at most."""
 
@@ -100,7 +103,8 @@ def serve_eventlet(app, host: str, port: int, verbose: bool, eventlet) -> None:
     install_stop_signals()
     try:
         eventlet.wsgi.server(_NoDelayListener(listener), app, log_output=verbose,
-                             debug=False, custom_pool=ImpatientPool(1024))
+                             log=logging.getLogger("amo.wsgi"), debug=False,
+                             custom_pool=ImpatientPool(1024))
     except KeyboardInterrupt:
         pass
 
