@@ -106,8 +106,8 @@ _VALUE_FLAGS = (
      "seconds a session waits for its tab to reconnect (default 30)"),
     ("--max-sessions", "AMO_MAX_SESSIONS", _positive(int), "1000",
      "live sessions at most (default 1000)"),
-    ("--session-rate", "AMO_SESSION_RATE", _positive(float), "60",
-     "new sessions per minute per client address, in bursts of as many (default 60)"),
+    ("--session-rate", "AMO_SESSION_RATE", _positive(float), "300",
+     "new sessions per minute per client address, in bursts of as many (default 300)"),
     ("--window", "AMO_WINDOW", _positive(int), str(Limits.window),
      f"events a client may leave unacknowledged before its run waits (default "
      f"{Limits.window})"),

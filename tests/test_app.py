@@ -34,7 +34,7 @@ def test_cli_defaults_and_environment():
 
 def test_allow_host_and_session_rate_flags():
     args = app_module.parse_args([], environ={})
-    assert args.allow_host == [] and args.session_rate == 60.0
+    assert args.allow_host == [] and args.session_rate == 300.0
     env = {"AMO_ALLOW_HOSTS": "classroom.example,[fe80::1]:8000", "AMO_SESSION_RATE": "5"}
     args = app_module.parse_args([], environ=env)
     assert args.allow_host == ["classroom.example", "[fe80::1]:8000"]
