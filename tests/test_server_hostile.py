@@ -423,6 +423,42 @@ def test_a_flood_is_answered_in_full_or_closed_with_a_reason(server, log):
     client.close()
 
 
+def test_five_floods_at_once_are_each_answered_in_full(server, log):
+    """Five connections send 600 commands each as fast as they can while reading: every
+    command of every connection is answered (most of them ``rate`` refusals)."""
+    clients = [ws_client(server) for _ in range(5)]
+    count = 600
+    results: list[tuple[int, int]] = []
+
+    def flood(client: RawSocketIO) -> None:
+        ids = range(2000, 2000 + count)
+        sender = threading.Thread(target=lambda: [
+            client.ws.send(f'42{i}["command",{{"cmd":"pause"}}]') for i in ids])
+        sender.start()
+        deadline = time.monotonic() + 20
+        while len(client.answers) < count and time.monotonic() < deadline:
+            client.read(5)
+        sender.join(5)
+        answers = [client.answers.get(i) for i in ids]
+        results.append((sum(1 for a in answers if isinstance(a, dict) and "ok" in a),
+                        sum(1 for a in answers if a is None)))
+
+    try:
+        for client in clients:
+            assert client.call("join", {"session": None})["ok"]
+            client.answers.clear()
+        workers = [threading.Thread(target=flood, args=(c,)) for c in clients]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(30)
+    finally:
+        for client in clients:
+            client.close()
+    print(f"{server.mode}: answered / unanswered per connection: {results}")
+    assert results == [(count, 0)] * 5, results
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_a_client_that_does_not_read_is_closed_with_a_reason(start_server, mode):
     """A client that keeps sending but reads nothing: once 64 messages wait for it, its
