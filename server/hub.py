@@ -232,12 +232,17 @@ class Hub:
                 self.sio.emit(event, message, to=sid)
         return {**joined.answer, "presets": describe_presets(), "limits": self.limits()}
 
+    def _joined(self, connection: Connection):
+        """The session ``connection`` follows (the lock is held); refused before a join."""
+        session = self.store.session_of(connection)
+        if session is None:
+            raise CommandError("session", None, "a joined session: send join first")
+        return session
+
     def on_command(self, connection: Connection, payload: object, now: float) -> dict:
         command = validate_command(payload)
         with self.lock:
-            session = self.store.session_of(connection)
-            if session is None:
-                raise CommandError("session", None, "a joined session: send join first")
+            session = self._joined(connection)
             result, messages = session.command(command, now)
             for event, message in messages:
                 self.sio.emit(event, message, to=room_of(session.token))
@@ -246,10 +251,7 @@ class Hub:
     def on_ack(self, connection: Connection, payload: object, now: float) -> dict:
         data = validate_ack(payload)
         with self.lock:
-            session = self.store.session_of(connection)
-            if session is None:
-                raise CommandError("session", None, "a joined session: send join first")
-            return session.ack(data["seq"], data["run"])
+            return self._joined(connection).ack(data["seq"], data["run"])
 
     def limits(self) -> dict:
         limits = self.store.limits
