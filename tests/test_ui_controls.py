@@ -80,12 +80,21 @@ def test_a_run_with_nothing_left_stops_and_releases_play(page, server):
     settle_first_order(page)
     # The happy path's last scheduled work done, the clock stops and Play is released.
     expect(page.locator("#play")).to_have_attribute("aria-pressed", "false", timeout=5000)
+    # The status line says so, with a tally computed from the run (one order, consistent).
+    expect(page.locator("#status")).to_contain_text("Run over at t = ")
+    expect(page.locator("#status")).to_contain_text("1 order: 1 consistent, 0 diverged")
     t = page.evaluate("() => window.amo.clock.serverT")
     page.wait_for_timeout(600)
     assert page.evaluate("() => window.amo.clock.serverT") == t  # it does not count on
-    # A new order sets it going again.
+    # Step at the end says there is nothing left.
+    page.get_by_role("button", name="Step", exact=True).click()
+    expect(page.locator("#status")).to_contain_text("Step: nothing left to happen")
+    assert page.evaluate("() => window.amo.clock.serverT") == t
+    # A new order sets it going again (after a Step the run stays paused: Play it).
     page.keyboard.press("n")
+    page.get_by_role("button", name="Play", exact=True).click()
     wait_badge(page, 2, "consistent")
+    expect(page.locator("#status")).to_contain_text("2 orders: 2 consistent, 0 diverged")
 
 
 def test_speed_slider_is_labelled_as_a_multiple(page, server):

@@ -1,6 +1,8 @@
 // The aria-live status line: says in words what just happened on the stage. One event
 // gets its own sentence; a burst (high speed, many orders) gets a one-line summary, and
-// announcements are spaced so a screen reader is not flooded.
+// announcements are spaced so a screen reader is not flooded. The line always speaks of
+// the newest thing: a sentence said directly drops the event sentences still waiting, and
+// while the connection is away its sentence holds the line until it is resolved.
 import { describe, fmtInt } from "./words.js";
 
 const MIN_GAP_MS = 1200;
@@ -23,14 +25,35 @@ export class Announcer {
     this.pending = [];
     this.last = 0;
     this.timer = null;
+    this.held = false; // a connection sentence holds the line
   }
 
+  /** Say `text` now; the event sentences waiting are older than it: they are dropped.
+   * While a connection sentence holds the line, nothing else is said. */
   say(text) {
+    if (this.held) return;
+    this.pending = [];
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
     this.el.textContent = text;
     this.last = performance.now();
   }
 
+  /** Say `text` and keep the line for it until release() (the connection is away). */
+  hold(text) {
+    this.held = false;
+    this.say(text);
+    this.held = true;
+  }
+
+  /** The held state is resolved: say so, and let events speak again. */
+  release(text) {
+    this.held = false;
+    this.say(text);
+  }
+
   events(list) {
+    if (this.held) return;
     for (const e of list) if (NOTABLE.has(e.type)) this.pending.push(e);
     if (this.pending.length > 5000) this.pending.splice(0, this.pending.length - 5000);
     if (this.pending.length) this.schedule();

@@ -2,7 +2,7 @@
 // (a presenter's clicker too), the scenario and seed pickers and the speed slider; and
 // what they show: the pressed button, the speed, the scenario's explanation, why Send
 // order is off. The speed slider's range comes from the server's limits.
-import { fmtT } from "./words.js";
+import { fmtT, NOTHING_LEFT } from "./words.js";
 
 const SEND_OFF_WHY = "“Send order” is off here: this scenario streams metric samples, it has no orders.";
 const SPEED_SEND_DELAY_MS = 80; // a drag sends one speed command, not one per pixel
@@ -31,7 +31,7 @@ export class Controls {
       send: () => this.sendOrder(),
       play: () => this.play(),
       pause: () => this.pause(),
-      step: () => this.send("step"),
+      step: () => this.send("step").then((a) => a.ok && a.idle && this.announcer.say(NOTHING_LEFT)),
       reset: () => this.send("reset"),
       toggle: () => (this.store.pacing.playing ? this.pause() : this.play()),
     };

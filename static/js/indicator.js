@@ -24,10 +24,10 @@ export class ConnectionIndicator {
       ? "Connected (resumed)" : WORDS[state] || state;
     if ((state === "reconnecting" || state === "offline") && !this.away) {
       this.away = true;
-      this.announcer.say("Connection to the server lost: reconnecting…");
+      this.announcer.hold("Connection to the server lost: reconnecting…");
     } else if (state === "connected" && this.away) {
       this.away = false;
-      this.announcer.say(detail === "resumed"
+      this.announcer.release(detail === "resumed"
         ? "Reconnected: the view continues where it was."
         : "Reconnected: the server no longer had this run, so a new one is shown.");
     }

@@ -2,6 +2,8 @@
 // whose moment has come, the view state and the status line hear of them, and the stage
 // draws. Panels, log and failure controls redraw a few times a second, and only what changed.
 
+import { runOver } from "./words.js";
+
 const PANEL_INTERVAL_MS = 100;
 const BUSY_PANEL_INTERVAL_MS = 250;
 
@@ -14,6 +16,7 @@ export function startLoop({ store, clock, view, stage, panels, log, failureContr
   let lastLog = 0;
   let eventsAtLastPanels = 0;
   let lastLogCount = 0;
+  let overSaid = false; // "Run over" is said once per end, when the display has caught up
 
   function frame(now) {
     stats.frames++;
@@ -24,6 +27,11 @@ export function startLoop({ store, clock, view, stage, panels, log, failureContr
     if (applied) {
       view.applied(applied, performance.now());
       announcer.events(applied);
+    }
+    if (!store.pacing.over) overSaid = false;
+    else if (!overSaid && store.pendingCount() === 0) {
+      overSaid = true;
+      announcer.say(runOver(clock.serverT, store.counts, store.metricsRun()));
     }
     stage.draw(t, now);
     if (view.dirty.failures) {

@@ -73,6 +73,19 @@ export function noAnswer(cmd) {
   return `${COMMAND_NAME[cmd] || cmd}: no answer: it may or may not have been applied`;
 }
 
+/** The run has nothing left to happen: a tally computed from the store's counts. */
+export function runOver(t, counts, metricsRun) {
+  const head = `Run over at t = ${fmtT(t)}: nothing left to happen.`;
+  if (metricsRun) return `${head} Play or Reset to run it again.`;
+  const n = counts.orders;
+  const tally = n === 0 ? "No orders" : `${fmtInt(n)} ${n === 1 ? "order" : "orders"}: ` +
+    `${fmtInt(counts.consistent)} consistent, ${fmtInt(counts.diverged)} diverged`;
+  return `${head} ${tally}. Send order (N) to go on.`;
+}
+
+/** A Step with nothing left to happen. */
+export const NOTHING_LEFT = "Step: nothing left to happen, the run is over. Send order (N) to go on.";
+
 /** A command the server refused (a definite answer). */
 export function refused(cmd, message) {
   return `Could not ${cmd.replace("-", " ")}: ${message}`;
