@@ -236,13 +236,7 @@ def main(argv: list[str] | None = None) -> int:
                 sink(event)
         else:
             sim, script = make_run(args)
-            for at, command in script:
-                if at > sim.now:
-                    sim.run(sink=sink, until=at)
-                for event in sim.apply(command):
-                    if sink:
-                        sink(event)
-            sim.run(sink=sink)
+            sim.run_script(script, sink)
         if args.export is not None:
             _export(sim, args, parser)
         if args.json:

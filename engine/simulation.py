@@ -290,6 +290,18 @@ class Simulation:
             events.extend(sim.advance(until))
         return sim, events
 
+    def run_script(self, script: list[tuple[float, dict]], sink=None) -> None:
+        """Run to rest, applying each ``(t, command)`` of ``script`` (a preset's) at its
+        virtual time, passing every event to ``sink``."""
+        for at, command in script:
+            if at > self.now:
+                self.run(sink=sink, until=at)
+            events = self.apply(command)
+            if sink is not None:
+                for event in events:
+                    sink(event)
+        self.run(sink=sink)
+
     def step_raw(self) -> list[dict]:
         """Process exactly one scheduler entry (which may make no event)."""
         if self._heap:

@@ -25,11 +25,7 @@ def play(name: str) -> tuple[Simulation, list[dict]]:
     """A preset run the way the CLI plays it: script commands at their times."""
     sim = Simulation(preset_config(name))
     events: list[dict] = []
-    for at, command in preset_script(name):
-        if at > sim.now:
-            sim.run(sink=events.append, until=at)
-        events.extend(sim.apply(command))
-    sim.run(sink=events.append)
+    sim.run_script(preset_script(name), events.append)
     return sim, events
 
 

@@ -39,11 +39,7 @@ def reference_events(name: str, seed: int = 1, config: dict | None = None) -> li
     """The events of a preset run to its end, straight from the engine."""
     sim = Simulation(preset_config(name, {**(config or {}), "seed": seed}))
     events: list[dict] = []
-    for at, command in preset_script(name):
-        if at > sim.now:
-            sim.run(sink=events.append, until=at)
-        events.extend(sim.apply(command))
-    sim.run(sink=events.append)
+    sim.run_script(preset_script(name), events.append)
     return events
 
 
