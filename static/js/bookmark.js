@@ -1,33 +1,75 @@
-// Bookmarks for a lecture: ?scenario=NAME&seed=S&speed=X&play=1 opens that preset ready.
+// Bookmarks for a lecture: ?scenario=NAME&seed=S&speed=X&play=1 opens that preset ready, and
+// one parameter per failure point (?reply-lost=on&request-lost=30%) sets the failures too
+// (docs/bookmarks.md).
 // URL -> commands: reads and checks the page's URL parameters against what the server
 // allows (its presets and limits from the join answer), then sends the commands that open
 // the run they describe. A bad parameter becomes a problem in words (the status line and
-// a notice), never a command.
+// a notice), never a command; a number out of range is clamped to the nearest allowed
+// value, and said too.
 
-const KNOWN = ["scenario", "seed", "speed", "play"];
+const BASIC = ["scenario", "seed", "speed", "play"];
+// The failure points as the server names them (its join answer's limits.failure_points
+// wins; this list is only for a server that does not send one).
+const FAILURE_POINTS = ["request-lost", "crash-before-processing", "crash-after-processing", "reply-lost"];
 const YES = new Set(["1", "true", "yes", "on"]);
 const NO = new Set(["0", "false", "no", "off"]);
+const MODES = new Set(["off", "next", "on"]);
+const FAILURE_ALLOWED = "off, next (the next message only), on (every message), or a probability: "
+  + "a number from 0 to 1 (0.3) or a percentage from 0% to 100% (30%)";
 
 function shown(value) {
   const v = String(value);
   return v.length > 40 ? `${v.slice(0, 40)}…` : v;
 }
 
+/** A probability in words: 0.3 -> "30%". */
+export function percent(p) {
+  return `${Number((p * 100).toFixed(4))}%`;
+}
+
+const clamp = (x, lo, hi) => Math.min(hi, Math.max(lo, x));
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+/**
+ * A failure point's value from a link: `off`, `next`, `on`, or a probability (`0.3`, `30%`).
+ * @returns {{setting?: {mode: string, probability: number}, clamped?: boolean} | null}
+ *   the whole setting to send (null: unreadable); `clamped` when the number was out of range
+ */
+export function readFailure(raw) {
+  const v = String(raw).trim().toLowerCase();
+  if (MODES.has(v)) return { setting: { mode: v, probability: 0 }, clamped: false };
+  const pct = v.endsWith("%");
+  const num = pct ? v.slice(0, -1).trim() : v;
+  if (!NUMBER.test(num)) return null;
+  const x = Number(num) / (pct ? 100 : 1);
+  if (Number.isNaN(x)) return null;
+  const p = clamp(x, 0, 1);
+  return { setting: { mode: "off", probability: p }, clamped: p !== x };
+}
+
 /**
  * @param {string} search location.search
  * @param {Array<{name: string}>} presets from the join answer
- * @param {object} limits from the join answer (speed_min, speed_max, max_seed)
+ * @param {object} limits from the join answer (speed_min, speed_max, max_seed, failure_points)
  * @returns {{any: boolean, scenario?: string, seed?: number, speed?: number, play?: boolean,
- *   problems: Array<{param: string, got: string, allowed: string, unknown: boolean}>}}
+ *   playRaw?: string, failures: Object<string, {mode: string, probability: number}>,
+ *   problems: Array<{param: string, got: string, allowed: string, unknown: boolean, used?: string}>}}
+ *   `failures`: the whole setting for each failure point the link names, in the server's
+ *   order. A problem with `used` is a number out of range: it was clamped to `used`.
  */
 export function readBookmark(search, presets, limits = {}) {
   const params = new URLSearchParams(search || "");
-  const out = { any: false, problems: [] };
+  const points = Array.isArray(limits.failure_points) && limits.failure_points.length
+    ? limits.failure_points.map(String) : FAILURE_POINTS;
+  const known = [...BASIC, ...points];
+  const out = { any: false, failures: {}, problems: [] };
   const problem = (param, got, allowed, unknown = false) =>
     out.problems.push({ param, got: shown(got), allowed, unknown });
+  const clamped = (param, got, allowed, used) =>
+    out.problems.push({ param, got: shown(got), allowed, unknown: false, used: String(used) });
   for (const key of new Set(params.keys())) {
     out.any = true;
-    if (!KNOWN.includes(key)) problem(key, params.get(key), `no such parameter (they are ${KNOWN.join(", ")})`, true);
+    if (!known.includes(key)) problem(key, params.get(key), `no such parameter (they are ${known.join(", ")})`, true);
   }
   if (params.has("scenario")) {
     const name = params.get("scenario");
@@ -37,37 +79,69 @@ export function readBookmark(search, presets, limits = {}) {
   if (params.has("seed")) {
     const raw = params.get("seed").trim();
     const max = Math.min(Number(limits.max_seed) || Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
-    const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
-    if (Number.isSafeInteger(n) && n <= max) out.seed = n;
-    else problem("seed", raw, `allowed: a whole number from 0 to ${max}`);
+    const allowed = `allowed: a whole number from 0 to ${max}`;
+    if (/^[+-]?\d+$/.test(raw)) {
+      const n = Number(raw);
+      const used = clamp(n, 0, max) || 0; // || 0: no -0
+      if (used === n) out.seed = used;
+      else {
+        out.seed = used;
+        clamped("seed", raw, allowed, used);
+      }
+    } else problem("seed", raw, allowed);
   }
   if (params.has("speed")) {
     const raw = params.get("speed").trim();
     const lo = Number(limits.speed_min);
     const hi = Number(limits.speed_max);
-    const n = /^[0-9]*\.?[0-9]+(e[+-]?\d+)?\s*[x×]?$/i.test(raw) ? parseFloat(raw) : NaN;
-    if (Number.isFinite(n) && n >= lo && n <= hi) out.speed = n;
-    else problem("speed", raw, `allowed: a number from ${lo} to ${hi} (a multiple of real time, e.g. 2)`);
+    const allowed = `allowed: a number from ${lo} to ${hi} (a multiple of real time, e.g. 2)`;
+    const m = /^(.*?)\s*[x×]?$/i.exec(raw);
+    const n = NUMBER.test(m[1]) ? Number(m[1]) : NaN;
+    if (Number.isNaN(n) || !Number.isFinite(lo) || !Number.isFinite(hi)) problem("speed", raw, allowed);
+    else {
+      out.speed = clamp(n, lo, hi);
+      if (out.speed !== n) clamped("speed", raw, allowed, out.speed);
+    }
   }
   if (params.has("play")) {
     const raw = params.get("play").trim().toLowerCase();
-    if (YES.has(raw)) out.play = true;
-    else if (NO.has(raw)) out.play = false;
-    else problem("play", raw, "allowed: 1 to start playing, 0 to open paused");
+    if (YES.has(raw)) {
+      out.play = true;
+      out.playRaw = shown(raw);
+    } else if (NO.has(raw)) out.play = false;
+    else problem("play", raw, "allowed: 1, yes, true or on to start playing; 0, no, false or off to open paused");
+  }
+  for (const point of points) {
+    if (!params.has(point)) continue;
+    const raw = params.get(point).trim();
+    const f = readFailure(raw);
+    if (!f) {
+      problem(point, raw, `allowed: ${FAILURE_ALLOWED}`);
+      continue;
+    }
+    out.failures[point] = f.setting;
+    if (f.clamped) clamped(point, raw, `allowed: ${FAILURE_ALLOWED}`, percent(f.setting.probability));
   }
   return out;
 }
 
+/** The status line's words when the link started the run playing. */
+export function playingText(raw = "1") {
+  return `Playing: this link starts the run (play=${raw}). Space pauses.`;
+}
+
 /** One problem as a sentence for the notice (and, with `prefix`, the status line). */
 export function problemText(p, prefix = false) {
-  return `${prefix ? "URL parameter " : ""}${p.param}=${p.got}: ${p.allowed}; ${p.unknown ? "ignored" : "the default is used"}.`;
+  const head = `${prefix ? "URL parameter " : ""}${p.param}=${p.got}: `;
+  if (p.used !== undefined) return `${head}out of range; ${p.allowed}; ${p.used} is used.`;
+  return `${head}${p.allowed}; ${p.unknown ? "ignored" : "the default is used"}.`;
 }
 
 /** The status line's words for a list of problems: one in full, several by name. */
 export function problemsSummary(problems) {
   if (problems.length === 1) return problemText(problems[0], true);
   const names = problems.map((p) => p.param).join(", ");
-  return `${problems.length} URL parameters not used (${names}): see the notice above. The defaults are used.`;
+  return `${problems.length} URL parameters not used as given (${names}): see the notice above.`;
 }
 
 const APPLIED_KEY = "amo.bookmark";
@@ -75,7 +149,8 @@ const APPLIED_KEY = "amo.bookmark";
 /**
  * Applies the page's bookmark once per tab (a reload of the same tab keeps its run), and
  * again when the server no longer knows the session (it was restarted). Bad parameters are
- * said in words, in the status line and in a notice, and the defaults are used.
+ * said in words, in the status line and in a notice, and the defaults are used (a number
+ * out of range: the nearest allowed value). A link that starts playing says so.
  */
 export class Bookmark {
   /**
@@ -105,6 +180,7 @@ export class Bookmark {
       /* private mode: apply every time */
     }
     const again = answer.fresh || applied !== this.search;
+    const said = []; // the status line's words, in order
     if (again && (first || answer.fresh)) {
       try {
         sessionStorage.setItem(APPLIED_KEY, this.search);
@@ -116,17 +192,26 @@ export class Bookmark {
         if (b.seed !== undefined) fields.seed = b.seed;
         await this.send("scenario", fields);
       }
+      // The whole setting of each failure point the link names, over the scenario's.
+      for (const [point, setting] of Object.entries(b.failures)) {
+        await this.send("set-failure", { point, ...setting });
+      }
       if (b.speed !== undefined) {
         const a = await this.send("speed", { speed: b.speed });
         if (a.ok) this.controls.showSpeed(a.speed);
       }
-      if (b.play) await this.controls.play();
+      if (b.play) {
+        const a = await this.controls.play();
+        if (a && a.ok) said.push(playingText(b.playRaw));
+      }
     }
     if (first && b.problems.length) {
       const head = b.problems.length === 1
-        ? "This link has a parameter the page cannot use:" : "This link has parameters the page cannot use:";
+        ? "This link has a parameter the page cannot use as given:"
+        : "This link has parameters the page cannot use as given:";
       this.notice.show(head, b.problems.map((p) => problemText(p)));
-      this.announcer.say(problemsSummary(b.problems));
+      said.push(problemsSummary(b.problems));
     }
+    if (said.length) this.announcer.say(said.join(" "));
   }
 }
