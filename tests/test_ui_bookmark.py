@@ -10,6 +10,7 @@ controls: what the page shows of them is tested with the controls."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -277,3 +278,28 @@ def test_metrics_preset_turns_send_order_off_with_a_reason(page, server):
     expect(send).not_to_be_disabled()
     send_order(page)
     expect(order_row(page, 1)).to_be_visible()
+
+
+def test_every_slide_link_in_the_docs_opens_without_a_notice(page, server):
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "bookmarks.md").read_text()
+    links = re.findall(r"\| `(/\?[^`]+)` \|", doc)
+    scenarios = {m.group(1) for link in links if (m := re.search(r"scenario=([\w-]+)", link))}
+    assert scenarios == {"happy-path", "request-lost", "crash-before-processing",
+                         "crash-after-processing", "reply-lost", "four-failures",
+                         "lossy-network", "metrics-stream"}
+    record_status(page)
+    for link in links:
+        open_app(page, server.url, query=link.removeprefix("/"))
+        wait_scenario(page, re.search(r"scenario=([\w-]+)", link).group(1))
+        # Applied to the end: the speed is set, and the playing sentence said.
+        expect(page.locator("#speed-out")).to_have_text(
+            re.search(r"speed=([\d.]+)", link).group(1) + "×")
+        if play := re.search(r"play=(\w+)", link):
+            wait_said(page, f"this link starts the run (play={play.group(1)})")
+        for point, value in re.findall(r"(request-lost|crash-\w+-processing|reply-lost)=([^&]+)",
+                                       link):
+            mode, probability = ("off", int(value[:-1]) / 100) if value.endswith("%") \
+                else (value, 0)
+            wait_failure(page, point, mode, probability)
+        expect(page.locator("#notice")).to_be_hidden()
+        assert "URL parameter" not in (page.locator("#status").text_content() or ""), link
