@@ -70,8 +70,8 @@ def wait_said(page: Page, text: str) -> None:
 def test_bookmark_opens_the_preset_ready(page, server):
     record_status(page)
     errors = open_app(page, server.url, query="?scenario=reply-lost&seed=7&speed=4&play=1")
-    expect(page.get_by_label("Scenario")).to_have_value("reply-lost")
-    expect(page.get_by_label("Seed")).to_have_value("7")
+    expect(page.get_by_role("combobox", name="Scenario", exact=True)).to_have_value("reply-lost")
+    expect(page.get_by_role("spinbutton", name="Seed", exact=True)).to_have_value("7")
     expect(page.locator("#speed-out")).to_have_text("4×")
     expect(page.locator("#play")).to_have_attribute("aria-pressed", "true")
     wait_said(page, "Playing: this link starts the run (play=1). Space pauses.")
@@ -103,8 +103,8 @@ def test_bad_parameters_are_named_and_defaults_used(page, server):
         "4 URL parameters not used as given (scenario, seed, speed, play)")
     screenshot(page, "bookmark-bad-parameters")
     # The defaults: the happy path, seed 1, paused; speed out of range is clamped to 200×.
-    expect(page.get_by_label("Scenario")).to_have_value("happy-path")
-    expect(page.get_by_label("Seed")).to_have_value("1")
+    expect(page.get_by_role("combobox", name="Scenario", exact=True)).to_have_value("happy-path")
+    expect(page.get_by_role("spinbutton", name="Seed", exact=True)).to_have_value("1")
     expect(page.locator("#speed-out")).to_have_text("200×")
     expect(page.locator("#pause")).to_have_attribute("aria-pressed", "true")
     page.get_by_role("button", name="Dismiss notice").click()
@@ -189,7 +189,8 @@ def test_probability_and_seed_out_of_range_are_clamped(page, server):
     wait_failure(page, "reply-lost", "off", 1)
     wait_failure(page, "request-lost", "off", 1)
     wait_failure(page, "crash-after-processing", "off", 0)
-    expect(page.get_by_label("Seed")).to_have_value("9007199254740991")
+    seed = page.get_by_role("spinbutton", name="Seed", exact=True)
+    expect(seed).to_have_value("9007199254740991")
     notice = page.get_by_role("alert")
     expect(notice).to_contain_text(
         f"reply-lost=1.5: out of range; {ALLOWED_FAILURE}; 100% is used.")
@@ -273,7 +274,7 @@ def test_metrics_preset_turns_send_order_off_with_a_reason(page, server):
     expect(page.locator("#status")).to_contain_text("Pick an order scenario to send orders")
     assert page.evaluate("() => window.amo.store.counts.orders") == 0
     # Back to an order scenario: Send order works again.
-    page.get_by_label("Scenario").select_option("happy-path")
+    page.get_by_role("combobox", name="Scenario", exact=True).select_option("happy-path")
     expect(send).not_to_have_attribute("aria-disabled", "true")
     expect(send).not_to_be_disabled()
     send_order(page)
