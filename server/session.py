@@ -77,6 +77,10 @@ class Session:
         self.playing = False
         self.ended_by_itself = False  # Play was released because the run was over
         self.held_back = False
+        # A failure point was set by a command in this run (not by the scenario's script):
+        # the page then says "Custom run" instead of the scenario's caption. Sticky until
+        # the next run, since what it changed may already have happened.
+        self.custom = False
         self.vt = self.sim.now  # virtual time the run has reached
         self.wall = now  # wall time at which it reached vt
         self.outbox: list[dict] = []  # events made, not yet sent
@@ -108,7 +112,7 @@ class Session:
         return {"session": self.token, "run": self.run, "scenario": self.scenario,
                 "seed": self.seed, "script": self.use_script, "playing": self.playing,
                 "speed": self.speed, "held_back": self.held_back, "over": self.over,
-                "seq": seq, "t": self.sim.now, "window": self.limits.window,
+                "custom": self.custom, "seq": seq, "t": self.sim.now, "window": self.limits.window,
                 "in_flight_omitted": omitted, "state": state}
 
     def clock(self) -> dict:
@@ -331,8 +335,9 @@ class Session:
         if name == "create-order":
             return {"order": self.sim.orders}, []
         if name == "set-failure":
+            self.custom = True
             point = self.sim.command_log[-1]["cmd"]["point"]  # as the engine normalized it
-            return {"point": point, **self.sim.failures_view()[point]}, []
+            return {"point": point, "custom": True, **self.sim.failures_view()[point]}, []
         return {"credit_limit": self.sim.credit_limit}, []
 
     def _step(self) -> int:

@@ -6,9 +6,11 @@ import { describeError } from "./connection.js";
 import { noAnswer, refused } from "./words.js";
 
 export class Commands {
-  /** @param {object} o conn (Connection), store, announcer (the status line) */
-  constructor({ conn, store, announcer }) {
+  /** @param {object} o conn (Connection), store, announcer (the status line), view
+   *   (ViewState: a run turned custom redraws its caption) */
+  constructor({ conn, store, announcer, view }) {
     this.conn = conn;
+    this.view = view;
     this.store = store;
     this.announcer = announcer;
     this.unanswered = null; // the words for a command that got no answer, until the re-sync
@@ -20,6 +22,10 @@ export class Commands {
     const answer = await this.conn.command(cmd, fields);
     if (answer.ok) {
       if (typeof answer.playing === "boolean") this.store.setPacing({ playing: answer.playing });
+      if (answer.custom && !this.store.custom) {
+        this.store.custom = true;
+        if (this.view) this.view.dirty.failures = true;
+      }
     } else if (answer.indefinite) {
       this.unanswered = noAnswer(cmd);
       this.announcer.say(`${this.unanswered}. Re-syncing with the server…`);

@@ -1,8 +1,10 @@
-// The run controls, DOM -> commands: Send order, Play, Pause, Step, Reset, the keyboard
-// (a presenter's clicker too), the scenario and seed pickers and the speed slider; and
+// The run controls, DOM -> commands: Send order, Play, Pause, Step, Reset (their keys are
+// in keys.js), the scenario and seed pickers and the speed slider; and
 // what they show: the pressed button, the speed, the scenario's explanation, why Send
 // order is off. The speed slider's range comes from the server's limits.
-import { fmtT, NOTHING_LEFT } from "./words.js";
+import { customRun, fmtT, NOTHING_LEFT } from "./words.js";
+
+const CUSTOM = "custom-run"; // the scenario list's entry for a run changed by hand
 
 const SEND_OFF_WHY = "“Send order” is off here: this scenario streams metric samples, it has no orders.";
 const SPEED_SEND_DELAY_MS = 80; // a drag sends one speed command, not one per pixel
@@ -43,6 +45,7 @@ export class Controls {
       });
     }
     els.scenario.addEventListener("change", (ev) => {
+      if (ev.target.value === CUSTOM) return;
       const seed = Number(els.seed.value);
       const fields = { name: ev.target.value };
       if (Number.isInteger(seed) && seed >= 0) fields.seed = seed;
@@ -57,7 +60,12 @@ export class Controls {
       this.send("seed", { seed });
     });
     els.speed.addEventListener("input", () => this.speedInput());
-    document.addEventListener("keydown", (ev) => this.key(ev));
+    // A slider let go, a scenario chosen: the keyboard goes back to the page's shortcuts.
+    let byPointer = false;
+    els.speed.addEventListener("pointerdown", () => { byPointer = true; });
+    els.speed.addEventListener("keydown", () => { byPointer = false; });
+    els.speed.addEventListener("change", () => byPointer && els.speed.blur());
+    els.scenario.addEventListener("change", () => els.scenario.blur());
   }
 
   // ------------------------------------------------------------------ from the join answer
@@ -68,7 +76,7 @@ export class Controls {
     const current = sel.value;
     sel.textContent = "";
     for (const p of list) sel.append(new Option(p.title, p.name));
-    if (current) sel.value = current;
+    if (current && current !== CUSTOM) sel.value = current;
   }
 
   setLimits(limits) {
@@ -81,14 +89,40 @@ export class Controls {
   // ------------------------------------------------------------------ showing the run
   /** The run as the store has it: scenario, seed, speed, Send order. */
   showRun() {
-    const { scenario, seed } = this.store;
-    const sel = this.els.scenario;
-    if (scenario) sel.value = scenario;
-    const p = this.presets.find((x) => x.name === scenario);
-    this.els.explains.textContent = p ? p.explains : "";
+    const { seed } = this.store;
+    this.showCaption();
     if (typeof seed === "number" && document.activeElement !== this.els.seed) this.els.seed.value = String(seed);
     this.showSpeed(this.clock.speed);
     this.showSendState();
+  }
+
+  /** The scenario's name and caption, or "Custom run" and what is switched on once a
+   * failure point was changed by hand in this run (the scenario's words would lie). */
+  showCaption() {
+    const { scenario, custom, failures } = this.store;
+    const sel = this.els.scenario;
+    const p = this.presets.find((x) => x.name === scenario);
+    let opt = sel.querySelector(`option[value="${CUSTOM}"]`);
+    if (custom && p) {
+      const words = customRun(p.title, failures, Object.keys(failures));
+      if (!opt) {
+        opt = new Option("", CUSTOM);
+        sel.prepend(opt);
+      }
+      opt.textContent = words.title;
+      sel.value = CUSTOM;
+      this.setText(this.els.explains, words.caption);
+      this.els.explains.dataset.custom = "true";
+    } else {
+      if (opt) opt.remove();
+      if (scenario) sel.value = scenario;
+      this.setText(this.els.explains, p ? p.explains : "");
+      delete this.els.explains.dataset.custom;
+    }
+  }
+
+  setText(el, text) {
+    if (el.textContent !== text) el.textContent = text;
   }
 
   showPlaying() {
@@ -166,29 +200,5 @@ export class Controls {
       if (a.ok) this.announcer.say(`Paused at t = ${fmtT(a.t !== undefined ? a.t : this.clock.display)}: Space plays, → steps.`);
       return a;
     });
-  }
-
-  // ------------------------------------------------------------------ keyboard
-  key(ev) {
-    if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.repeat && ev.key !== "ArrowRight") return;
-    const t = ev.target;
-    const tag = t && t.tagName;
-    if (tag === "SELECT" || tag === "TEXTAREA" || (t && t.isContentEditable)) return;
-    if (tag === "INPUT" && t.type !== "checkbox") return; // sliders and fields keep their keys
-    const key = ev.key;
-    if (key === "Escape" && this.notice.shown) {
-      this.notice.hide();
-      return;
-    }
-    let action = null;
-    if (key === " " || key === "Spacebar") {
-      if (tag === "BUTTON" || tag === "INPUT") return; // Space presses the focused control
-      action = "toggle";
-    } else if (key === "ArrowRight" || key === "PageDown" || key === "PageUp") action = "step";
-    else if (key === "n" || key === "N") action = "send";
-    else if (key === "r" || key === "R") action = "reset";
-    if (!action) return;
-    ev.preventDefault();
-    this.actions[action]();
   }
 }

@@ -1,13 +1,23 @@
 // The failure-point controls, built from the server's list of failure points
-// (`limits.failure_points`) and the one table of their words (FAILURE_LABELS in words.js):
-// a checkbox per point (and a probability slider where the table names one) in the
-// Failure points panel, a switch on the stage where the table places one, and the
-// "same silence" note. Shows the run's settings (the store's `failures`) and sends
-// `set-failure` when a control is used.
+// (`limits.failure_points`) and the one table of their words (FAILURE_LABELS in words.js).
+// Each point has the engine's four settings: off, armed for the next message only, on for
+// every message, or on with a probability. In the Failure points panel a row per point:
+// a checkbox (every message: the slider then shows 100 %), a "Next only" button and a
+// probability slider; on the stage a switch where the table places one (its text says
+// the setting: ✔, next, or the chance). By keyboard: Enter on the checkbox or the button,
+// Up/Down on the slider, or the digit of the point (Shift+digit arms the next message).
+// Shows the run's settings (the store's `failures`) and sends `set-failure` when used.
 import { chipText, failureWords, modeWords, sameSilence } from "./words.js";
 
 function esc(s) {
   return String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+}
+
+/** The percentage a point's setting amounts to: every message is 100 %. */
+export function shownPercent(f) {
+  if (!f) return 0;
+  if (f.mode === "on") return 100;
+  return Math.round((f.probability || 0) * 100);
 }
 
 export class FailureControls {
@@ -26,7 +36,9 @@ export class FailureControls {
     this.points = [];
     this.boxes = []; // {point, input, label}
     this.sliders = []; // {point, input, output}
+    this.nexts = []; // {point, el}: the "next only" buttons
     this.chips = []; // {point, el}
+    this.byPointer = false;
   }
 
   /** Build the controls for these failure points (again only if the list changed). */
@@ -37,22 +49,38 @@ export class FailureControls {
     for (const c of this.chips) c.el.remove();
     this.boxes = [];
     this.sliders = [];
+    this.nexts = [];
     this.chips = [];
     for (const point of this.points) {
       const w = failureWords(point);
       const p = esc(point);
       const row = document.createElement("div");
       row.className = "frow";
-      row.innerHTML = `<label class="fp" data-point="${p}"><input type="checkbox" data-point="${p}"> <span class="fp-icon" aria-hidden="true">${esc(w.icon)}</span> ${esc(w.label)}</label>` +
-        (w.slider ? `<label class="prob"><span>loss</span>
-          <input type="range" min="0" max="100" step="1" value="0" data-point="${p}" aria-label="${esc(w.slider)}">
-          <output>0%</output></label>` : "");
+      row.dataset.point = point;
+      const kind = w.leg ? "loss" : "chance";
+      const sliderName = w.slider || `${w.label} probability`;
+      row.innerHTML = `<label class="fp" data-point="${p}"><input type="checkbox" data-point="${p}" aria-keyshortcuts="Enter"> <span class="fp-icon" aria-hidden="true">${esc(w.icon)}</span> ${esc(w.label)}</label>` +
+        `<button type="button" class="next-btn" data-point="${p}" aria-pressed="false" aria-label="${esc(w.label)}: next message only" title="Fail the next message only">next</button>` +
+        `<label class="prob"><span>${kind}</span>
+          <input type="range" min="0" max="100" step="1" value="0" data-point="${p}" aria-label="${esc(sliderName)}">
+          <output>0%</output></label>`;
       this.panel.append(row);
       const box = row.querySelector('input[type="checkbox"]');
-      box.addEventListener("change", () => this.set(point, { mode: box.checked ? "on" : "off" }));
+      box.addEventListener("change", () => {
+        this.set(point, { mode: box.checked ? "on" : "off" });
+        if (this.byPointer) box.blur(); // a click gives the keys back to the page
+      });
+      box.addEventListener("pointerdown", () => { this.byPointer = true; });
+      box.closest("label").addEventListener("pointerdown", () => { this.byPointer = true; });
+      box.addEventListener("keydown", () => { this.byPointer = false; });
       this.boxes.push({ point, input: box, label: box.closest("label") });
-      const slider = row.querySelector('input[type="range"]');
-      if (slider) this.wireSlider(point, slider, row.querySelector("output"));
+      const next = row.querySelector(".next-btn");
+      next.addEventListener("click", (ev) => {
+        this.arm(point);
+        if (ev.detail > 0) next.blur();
+      });
+      this.nexts.push({ point, el: next });
+      this.wireSlider(point, row.querySelector('input[type="range"]'), row.querySelector("output"));
       if (w.chip) {
         const chip = document.createElement("button");
         chip.type = "button";
@@ -61,7 +89,7 @@ export class FailureControls {
         chip.tabIndex = -1;
         chip.setAttribute("aria-hidden", "true");
         if (w.explains) chip.title = w.explains;
-        chip.innerHTML = `<span class="icon">${esc(w.icon)}</span> ${esc(chipText(point))}`;
+        chip.innerHTML = `<span class="icon">${esc(w.icon)}</span> <span class="chip-text">${esc(chipText(point))}</span>`;
         chip.addEventListener("click", (ev) => {
           ev.stopPropagation();
           this.toggle(point);
@@ -81,7 +109,13 @@ export class FailureControls {
       output.textContent = `${input.value}%`;
       input.setAttribute("aria-valuetext", `${input.value}%`);
     });
-    input.addEventListener("change", () => this.set(point, { probability: Number(input.value) / 100 }));
+    // A probability is "on with a probability": the switch goes off, the chance stays.
+    input.addEventListener("change", () => {
+      this.set(point, { mode: "off", probability: Number(input.value) / 100 });
+      if (this.byPointer) input.blur(); // let go: the keys are the page's again
+    });
+    input.addEventListener("pointerdown", () => { this.byPointer = true; });
+    input.addEventListener("keydown", () => { this.byPointer = false; });
     // Leaving the slider shows the server's value again (what the run really uses).
     input.addEventListener("blur", () => {
       this.view.dirty.failures = true;
@@ -100,30 +134,54 @@ export class FailureControls {
     const f = this.store.failures[point];
     const on = f && f.mode !== "off";
     this.set(point, { mode: on ? "off" : "on" });
-    this.announcer.say(`${failureWords(point).label} ${on ? "switched off" : "switched on"}.`);
+    this.announcer.say(`${failureWords(point).label} ${on ? "switched off" : "switched on for every message"}.`);
+  }
+
+  /** Arm a failure point for the next message only (again: disarm it). */
+  arm(point) {
+    const f = this.store.failures[point];
+    const armed = f && f.mode === "next";
+    this.set(point, { mode: armed ? "off" : "next" });
+    this.announcer.say(`${failureWords(point).label} ${armed ? "disarmed" : "armed for the next message only"}.`);
   }
 
   /** Show the run's settings on every control. */
   render(failures) {
+    const get = (point) => failures[point] || { mode: "off", probability: 0 };
     for (const { point, input, label } of this.boxes) {
-      const f = failures[point] || { mode: "off", probability: 0 };
-      input.checked = f.mode !== "off";
+      const f = get(point);
+      input.checked = f.mode === "on";
       label.dataset.mode = f.mode;
+      label.closest(".frow").dataset.mode = f.mode === "off" && f.probability > 0 ? "random" : f.mode;
       label.title = `${failureWords(point).label}: ${modeWords(f.mode, f.probability)}`;
+    }
+    for (const { point, el } of this.nexts) {
+      const armed = get(point).mode === "next";
+      el.setAttribute("aria-pressed", String(armed));
+      el.textContent = armed ? "next ✔" : "next";
     }
     for (const { point, input, output } of this.sliders) {
       // While the slider has focus the person owns it: a server echo of an older value
       // (each arrow key sends one) must not move it back under their fingers.
       if (document.activeElement === input) continue;
-      const f = failures[point] || { probability: 0 };
-      const pct = Math.round(f.probability * 100);
+      const f = get(point);
+      const pct = shownPercent(f);
       input.value = String(pct);
-      input.setAttribute("aria-valuetext", `${pct}%`);
+      const said = f.mode === "on" ? "100%, every message" : `${pct}%`;
+      input.setAttribute("aria-valuetext", said);
       output.textContent = `${pct}%`;
     }
     for (const { point, el } of this.chips) {
-      const f = failures[point] || { mode: "off" };
+      const f = get(point);
       el.dataset.mode = f.mode;
+      const base = chipText(point);
+      const extra = f.mode === "on" ? " ✔" : f.mode === "next" ? " (next)" : f.probability > 0 ? ` ${shownPercent(f)}%` : "";
+      const text = `${base}${extra}`;
+      if (el._text !== text) {
+        el._text = text;
+        el.querySelector(".chip-text").textContent = text;
+      }
+      el.title = `${failureWords(point).label}: ${modeWords(f.mode, f.probability)}. Click to switch it on or off.`;
     }
   }
 }

@@ -37,6 +37,7 @@ export function startLoop({ store, clock, view, stage, panels, log, failureContr
     if (view.dirty.failures) {
       view.dirty.failures = false;
       failureControls.render(store.failures);
+      controls.showCaption();
     }
     // A busy stream (thousands of events a second): panels refresh less often.
     const busy = stats.events - eventsAtLastPanels > 300;

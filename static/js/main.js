@@ -10,13 +10,16 @@ import { Controls } from "./controls.js";
 import { FailureControls } from "./failures.js";
 import { Feed } from "./feed.js";
 import { ConnectionIndicator } from "./indicator.js";
+import { Keys } from "./keys.js";
 import { EventLog } from "./log.js";
 import { startLoop } from "./loop.js";
 import { Notice } from "./notice.js";
 import { Panels } from "./panels.js";
+import { Presentation } from "./present.js";
 import { Stage } from "./stage.js";
 import { Store } from "./store.js";
 import { ViewState } from "./viewstate.js";
+import { BACK_NOT_YET } from "./words.js";
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -27,7 +30,7 @@ const stats = { frames: 0, batches: 0, events: 0, snapshots: 0 };
 const announcer = new Announcer($("#status"));
 const notice = new Notice($("#notice"), $("#notice-text"), $("#notice-close"));
 const conn = new Connection();
-const commands = new Commands({ conn, store, announcer });
+const commands = new Commands({ conn, store, announcer, view });
 const send = commands.send;
 
 const failureControls = new FailureControls({
@@ -48,6 +51,22 @@ const controls = new Controls({
 });
 const bookmark = new Bookmark({ search: window.location.search, store, controls, send, notice, announcer });
 const indicator = new ConnectionIndicator($("#connection"), announcer);
+const presentation = new Presentation({ button: $("#present"), onChange: () => stage.resize(), announcer });
+const keysDialog = $("#keys-dialog");
+$("#keys-help").addEventListener("click", () => keysDialog.showModal());
+const pointAt = (i) => failureControls.points[i];
+new Keys({
+  dialog: keysDialog,
+  actions: {
+    ...controls.actions,
+    back: () => announcer.say(BACK_NOT_YET),
+    present: () => presentation.toggle(),
+    help: () => keysDialog.showModal(),
+    escape: () => (notice.shown ? notice.hide() : presentation.on && presentation.leave()),
+    failure: (i) => pointAt(i) && failureControls.toggle(pointAt(i)),
+    arm: (i) => pointAt(i) && failureControls.arm(pointAt(i)),
+  },
+});
 
 conn.open(new Feed({
   store, clock, view, panels, log, controls, failureControls, bookmark, indicator, commands, announcer, stats,
@@ -58,4 +77,4 @@ startLoop({
 });
 
 // For tests and the browser benchmark: handles to read (tests also call failureControls.build).
-window.amo = { store, view, clock, conn, stage, stats, panels, log, failureControls };
+window.amo = { store, view, clock, conn, stage, stats, panels, log, failureControls, presentation };

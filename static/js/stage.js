@@ -81,8 +81,12 @@ export class Stage {
     const w = this.stageEl.clientWidth || r.width;
     const h = this.stageEl.clientHeight || r.height;
     const dpr = Math.min(2, window.devicePixelRatio || 1);
-    this.w = w;
-    this.h = h;
+    // The page's type scale (the root font size over 18 px, see app.css): the canvas draws
+    // in logical units and scales them, so tokens, lanes and labels grow with the type.
+    const k = this.scale();
+    this.k = k;
+    this.w = w / k;
+    this.h = h / k;
     this.canvas.width = Math.round(w * dpr);
     this.canvas.height = Math.round(h * dpr);
     this.canvas.style.width = `${w}px`;
@@ -90,14 +94,14 @@ export class Stage {
     this.dpr = dpr;
     const s = this.senderEl.getBoundingClientRect();
     const v = this.receiverEl.getBoundingClientRect();
-    const x0 = s.right - left + 6;
-    const x1 = v.left - left - 6;
-    const top = Math.max(s.top, v.top) - topEdge;
-    const bottom = Math.min(s.bottom, v.bottom) - topEdge;
+    const x0 = (s.right - left) / k + 6;
+    const x1 = (v.left - left) / k - 6;
+    const top = (Math.max(s.top, v.top) - topEdge) / k;
+    const bottom = (Math.min(s.bottom, v.bottom) - topEdge) / k;
     // The lanes hug the strips: the middle of a leg bows BEND px outwards, a token is
     // TOKEN_H tall, so lane 0 sits that far inside the strip.
     const yReq = Math.max(top + 12, STRIP + BEND + TOKEN_H / 2);
-    const yRep = Math.min(bottom - 12, h - STRIP - BEND - TOKEN_H / 2);
+    const yRep = Math.min(bottom - 12, this.h - STRIP - BEND - TOKEN_H / 2);
     const mid = (x0 + x1) / 2;
     this.legs = {
       request: { p0: [x0, yReq], c: [mid, yReq - 2 * BEND], p1: [x1, yReq], dir: 1 },
@@ -113,22 +117,29 @@ export class Stage {
       replyCaption: repInner - 10,
       middle: (reqInner + repInner) / 2,
       top: STRIP / 2,
-      bottom: h - STRIP / 2,
+      bottom: this.h - STRIP / 2,
     };
     this.measureObstacles();
-    this.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    this.ctx.setTransform(dpr * k, 0, 0, dpr * k, 0, 0);
+  }
+
+  /** Logical units per CSS pixel: 1 at the base type size (18 px). */
+  scale() {
+    const f = parseFloat(getComputedStyle(document.documentElement).fontSize) || 18;
+    return Math.max(0.5, f / 18);
   }
 
   /** DOM pieces drawn over the canvas that text must keep clear of (clock, crash switches). */
   measureObstacles() {
     const c = this.canvas.getBoundingClientRect();
+    const k = this.k || 1;
     this.obstacles = [];
     for (const el of this.stageEl.querySelectorAll(".clock, .crash-chip")) {
       const e = el.getBoundingClientRect();
-      if (e.width) this.obstacles.push([e.left - c.left - 6, e.top - c.top, e.right - c.left + 6, e.bottom - c.top]);
+      if (e.width) this.obstacles.push([(e.left - c.left) / k - 6, (e.top - c.top) / k, (e.right - c.left) / k + 6, (e.bottom - c.top) / k]);
     }
     const v = this.receiverEl.getBoundingClientRect();
-    this.receiverBox = [v.left - c.left, v.top - c.top, v.width, v.height];
+    this.receiverBox = [(v.left - c.left) / k, (v.top - c.top) / k, v.width / k, v.height / k];
     this.obstaclesAt = performance.now();
   }
 
@@ -149,8 +160,8 @@ export class Stage {
 
   legAt(ev) {
     const r = this.canvas.getBoundingClientRect();
-    const x = ev.clientX - r.left;
-    const y = ev.clientY - r.top;
+    const x = (ev.clientX - r.left) / this.k;
+    const y = (ev.clientY - r.top) / this.k;
     let best = null;
     let bestD = 30 * 30;
     for (const leg of ["request", "reply"]) {

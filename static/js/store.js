@@ -27,6 +27,7 @@ export class Store {
     this.approvedTotal = 0;
     this.invariant = { ok: true, reserved: 0, approved_total: 0, unbacked: 0, broken_at_seq: null, broken_at_t: null };
     this.failures = {}; // point -> {mode, probability}
+    this.custom = false; // a failure point was changed by a command in this run
     this.orders = new Map(); // id -> order view (the snapshot's fields, kept up to date)
     this.orderIds = []; // ascending ids kept in memory
     this.counts = { orders: 0, consistent: 0, diverged: 0, approved: 0, cancelled: 0, timeouts: 0 };
@@ -61,6 +62,7 @@ export class Store {
     const s = snap.state || {};
     this.scenario = snap.scenario;
     this.seed = snap.seed;
+    this.custom = !!snap.custom;
     this.config = s.config || {};
     this.appliedSeq = snap.seq;
     this.setPacing(snap);

@@ -12,30 +12,63 @@
  *             probability slider
  *   chip      where its switch sits on the stage, by the receiver: "top" or "bottom";
  *             `explains` is that switch's tooltip
+ *   effect    what it does to an order, for the caption of a custom run
  * A point missing here still gets a checkbox, labelled with its wire name.
  */
 export const FAILURE_LABELS = {
   "request-lost": {
     label: "Request lost", icon: "✂", happened: "request lost",
     leg: "request", slider: "Request leg loss probability",
+    effect: "OrderCreated never reaches the Customer service: no credit is reserved and the sender hears nothing.",
   },
   "crash-before-processing": {
     label: "Crash before processing", icon: "⚡", happened: "crashed before processing",
     chip: "top", explains: "Click: the receiver crashes when a message arrives, before processing it",
+    effect: "The Customer service crashes before reacting: no credit is reserved, no reply comes.",
   },
   "crash-after-processing": {
     label: "Crash after processing", icon: "⚡", happened: "crashed after processing",
     chip: "bottom", explains: "Click: the receiver crashes after processing a message, before replying",
+    effect: "The Customer service reserves the credit, then crashes before replying: credit is held and the sender hears nothing.",
   },
   "reply-lost": {
     label: "Reply lost", icon: "✂", happened: "reply lost",
     leg: "reply", slider: "Reply leg loss probability",
+    effect: "Credit is reserved and the reply is lost: the sender hears nothing.",
   },
 };
 
 /** A failure point's entry in the table; an unknown point is called by its wire name. */
 export function failureWords(point) {
   return FAILURE_LABELS[point] || { label: String(point), icon: "•", happened: String(point) };
+}
+
+/** What is switched on, in words ("Reply lost on for every message; ..."), or "" if nothing. */
+export function switchedOn(failures, points) {
+  const parts = [];
+  for (const p of points) {
+    const f = failures[p];
+    if (!f || (f.mode === "off" && !(f.probability > 0))) continue;
+    parts.push(`${failureWords(p).label} ${modeWords(f.mode, f.probability).replace(/^off, random/, "at random")}`);
+  }
+  return parts.join("; ");
+}
+
+/**
+ * The header's and the caption's words for a run whose failure points were changed by a
+ * command: {title, caption}. `scenarioTitle` is the scenario it started from.
+ */
+export function customRun(scenarioTitle, failures, points) {
+  const on = switchedOn(failures, points);
+  const title = `Custom run (from ${scenarioTitle})`;
+  if (!on) {
+    return { title, caption: `${title}: every failure point is off now; a change made earlier in this run may already have had its effect.` };
+  }
+  const effects = points
+    .filter((p) => failures[p] && (failures[p].mode !== "off" || failures[p].probability > 0))
+    .map((p) => failureWords(p).effect)
+    .filter(Boolean);
+  return { title, caption: `${title}: ${on}. ${effects.join(" ")}` };
 }
 
 /** The failure point switched by clicking a leg, among the points the run has, or null. */
@@ -84,6 +117,7 @@ export function runOver(t, counts, metricsRun) {
 }
 
 /** A Step with nothing left to happen. */
+export const BACK_NOT_YET = "Going back is not possible yet: this run keeps no history. R resets it.";
 export const NOTHING_LEFT = "Step: nothing left to happen, the run is over. Send order (N) to go on.";
 
 /** A command the server refused (a definite answer). */
@@ -222,4 +256,39 @@ export function senderKnows(o) {
   }
   if (o.sender_saw === "no-reply") return ["?", "no reply: did it happen or not?"];
   return ["◷", "waiting for a reply"];
+}
+
+/** Samples lost, as "N of M (x.x %)"; `pct` is the share as shown (one decimal). */
+export function samplesLostWords(lost, sent, pct) {
+  return `${fmtInt(lost)} of ${fmtInt(sent)} (${pct.toFixed(1)} %)`;
+}
+
+/** The line under the metrics: what the verdict is judged against. */
+export function metricsTolerance(tolerancePct, maxLostPct) {
+  return `Tolerance: the average received within ${tolerancePct} % of the average sent, ` +
+    `and at most ${maxLostPct} % of the samples lost.`;
+}
+
+/**
+ * The metrics verdict, computed from the figures on screen: [tone, icon, words]. tone is
+ * "none" (nothing to judge yet), "ok" (within the tolerance) or "warn". errorPct is the
+ * aggregate's error (average received against average sent, in % of the average sent), or
+ * null before the first sample arrives.
+ */
+export function metricsVerdict({ sent, lost, received, lostPct, errorPct, tolerancePct, maxLostPct }) {
+  if (!sent) return ["none", "◷", "No samples yet: press Play to stream them."];
+  if (!received || errorPct === null) {
+    return ["none", "◷", `No samples received yet: ${fmtInt(lost)} of ${fmtInt(sent)} lost so far.`];
+  }
+  const error = `${errorPct.toFixed(2)} %`;
+  if (errorPct > tolerancePct) {
+    return ["warn", "⚠", `Even metrics suffer at this loss rate: the average is ${error} off, beyond the ` +
+      `${tolerancePct} % tolerance. No state is corrupted, but the figure is no longer trustworthy.`];
+  }
+  if (lostPct > maxLostPct) {
+    return ["warn", "⚠", `Even metrics suffer at this loss rate: ${lostPct.toFixed(1)} % of the samples are ` +
+      `lost; the average (${error} off) rests on only ${fmtInt(received)} ${received === 1 ? "sample" : "samples"}.`];
+  }
+  return ["ok", "✓", `Nothing corrupted: the average barely moved (${error}, within the ${tolerancePct} % ` +
+    "tolerance). No state has to stay in step: a lost sample only thins the data."];
 }
