@@ -2,11 +2,17 @@
 // (and its alarm), the per-order table (what the sender knows beside what happened),
 // and the metrics view. Re-rendered at most a few times per second, and only the parts
 // the view state marks as changed. Reads the store and the view state's flashes.
-import { failureWords, fmtInt, fmtT, orderStory, senderKnows } from "./words.js";
+import {
+  failureWords, fmtInt, fmtT, metricsTolerance, metricsVerdict, orderStory, samplesLostWords, senderKnows,
+} from "./words.js";
 
 const MAX_ORDER_ROWS = 25;
 const MAX_CHIPS = 3;
 const MAX_NAMED = 3;
+// The metrics verdict: the aggregate's error (average received against average sent, in %
+// of the average sent) within this is "barely moved"; so is losing at most this share.
+const METRICS_TOLERANCE_PCT = 1;
+const METRICS_MAX_LOST_PCT = 50;
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -61,6 +67,8 @@ export class Panels {
       const a = ev.target.closest("[data-seq]");
       if (a) onJumpToSeq(Number(a.dataset.seq));
     });
+    this.onJumpToSeq = onJumpToSeq;
+    this.bindOrderRows();
   }
 
   reset() {
@@ -88,6 +96,7 @@ export class Panels {
       this.renderOrders();
       d.orders = false;
     }
+    if (!metricsMode) this.markSelected();
     this.renderFlashes(now);
   }
 
@@ -208,6 +217,7 @@ export class Panels {
       if (s.orders.has(ids[i])) want.push(ids[i]);
     }
     const keep = new Set(want);
+    const hadFocus = this.ordersBody.contains(document.activeElement);
     for (const [id, row] of this.rows) {
       if (!keep.has(id)) {
         row.tr.remove();
@@ -221,6 +231,8 @@ export class Panels {
       if (!row) {
         const tr = document.createElement("tr");
         tr.dataset.order = id;
+        tr.tabIndex = -1;
+        tr.setAttribute("aria-selected", String(id === this.selectedOrder));
         row = { tr, rev: -1 };
         this.rows.set(id, row);
       }
@@ -232,6 +244,78 @@ export class Panels {
       if (before !== row.tr) this.ordersBody.insertBefore(row.tr, before);
       prev = row.tr;
     }
+    // One tab stop for the table: the row the keyboard was on, or else the newest.
+    const cur = this.rows.get(this.orderCursor);
+    const tr = cur ? cur.tr : this.ordersBody.firstElementChild;
+    if (tr) {
+      this.rove(tr);
+      if (hadFocus && !this.ordersBody.contains(document.activeElement)) tr.focus({ preventScroll: true });
+    }
+  }
+
+  // ---- the orders by keyboard: Up and Down (Home, End) move between the rows while the
+  // focus is in the table; Enter, or a click, selects an order: its first entry in the log
+  // is pinned, so its messages are highlighted on the stage as a click in the log does.
+  bindOrderRows() {
+    this.orderCursor = null; // id of the row with the table's tab stop
+    this.selectedOrder = null; // id of the order the highlight is on
+    const rowOf = (ev) => ev.target.closest("tr[data-order]");
+    this.tabStop = null; // the row with tabindex 0
+    this.ordersBody.addEventListener("focusin", (ev) => {
+      const tr = rowOf(ev);
+      if (!tr) return;
+      this.orderCursor = Number(tr.dataset.order);
+      this.rove(tr);
+    });
+    this.ordersBody.addEventListener("click", (ev) => {
+      const tr = rowOf(ev);
+      if (tr) this.selectOrder(Number(tr.dataset.order));
+    });
+    this.ordersBody.addEventListener("keydown", (ev) => {
+      const tr = rowOf(ev);
+      if (!tr || ev.ctrlKey || ev.metaKey || ev.altKey || ev.defaultPrevented) return;
+      const body = this.ordersBody;
+      let to = null;
+      if (ev.key === "ArrowDown") to = tr.nextElementSibling;
+      else if (ev.key === "ArrowUp") to = tr.previousElementSibling;
+      else if (ev.key === "Home") to = body.firstElementChild;
+      else if (ev.key === "End") to = body.lastElementChild;
+      else if (ev.key === "Enter") {
+        ev.preventDefault();
+        this.selectOrder(Number(tr.dataset.order));
+        return;
+      } else return;
+      ev.preventDefault();
+      if (to) to.focus();
+    });
+  }
+
+  /** Give the row `tr` the table's one tab stop. */
+  rove(tr) {
+    if (this.tabStop && this.tabStop !== tr) this.tabStop.tabIndex = -1;
+    this.tabStop = tr;
+    if (tr.tabIndex !== 0) tr.tabIndex = 0;
+  }
+
+  /** Highlight an order: pin its first event in the log (or, if the log no longer has it,
+   *  highlight its messages directly). */
+  selectOrder(id) {
+    const o = this.store.orders.get(id);
+    const first = o ? o.history.find((e) => e.type === "order-created") || o.history[0] : null;
+    if (!(first && this.onJumpToSeq(first.seq))) this.view.highlight = { msg: null, order: id, seq: null };
+    this.markSelected();
+  }
+
+  /** Mark the row of the order the highlight is on (hovered or pinned in the log, or selected). */
+  markSelected() {
+    const hl = this.view.highlight;
+    const id = hl && !hl.msg && hl.order ? hl.order : null;
+    if (id === this.selectedOrder) return;
+    const old = this.rows.get(this.selectedOrder);
+    if (old) old.tr.setAttribute("aria-selected", "false");
+    const row = this.rows.get(id);
+    if (row) row.tr.setAttribute("aria-selected", "true");
+    this.selectedOrder = id;
   }
 
   fillRow(tr, o) {
@@ -253,10 +337,25 @@ export class Panels {
   renderMetrics() {
     const s = this.store;
     const m = s.metrics;
-    $("#m-lost").textContent = m ? `${fmtInt(s.samplesLost)} of ${fmtInt(m.true_count)} (${m.true_count ? ((100 * s.samplesLost) / m.true_count).toFixed(1) : "0"}%)` : fmtInt(s.samplesLost);
+    // Samples sent: the message-sent events applied (the store's metrics are as of the
+    // latest sample received, its loss count is up to date).
+    const sent = Math.max(s.msgs.sent, m ? m.true_count : 0);
+    const lost = s.samplesLost;
+    const received = m ? m.seen_count : 0;
+    // The verdict is judged on the figures as shown (rounded), so the two always agree.
+    const lostPct = sent ? Number(((100 * lost) / sent).toFixed(1)) : 0;
+    const errorPct = received ? Number((m.drift * 100).toFixed(2)) : null;
+    $("#m-lost").textContent = samplesLostWords(lost, sent, lostPct);
     $("#m-true").textContent = m && m.true_count ? m.true_mean.toFixed(2) : "–";
-    $("#m-seen").textContent = m && m.seen_count ? m.seen_mean.toFixed(2) : "–";
-    $("#m-drift").textContent = m && m.seen_count ? `${(m.drift * 100).toFixed(2)}%` : "–";
+    $("#m-seen").textContent = received ? m.seen_mean.toFixed(2) : "–";
+    $("#m-drift").textContent = errorPct === null ? "–" : `${errorPct.toFixed(2)} %`;
+    setHTML($("#m-tolerance"), esc(metricsTolerance(METRICS_TOLERANCE_PCT, METRICS_MAX_LOST_PCT)));
+    const [tone, icon, words] = metricsVerdict({
+      sent, lost, received, lostPct, errorPct, tolerancePct: METRICS_TOLERANCE_PCT, maxLostPct: METRICS_MAX_LOST_PCT,
+    });
+    const el = $("#m-verdict");
+    el.dataset.verdict = tone;
+    setHTML(el, `<span aria-hidden="true">${icon}</span> ${esc(words)}`);
   }
 
   renderFlashes(now) {
