@@ -51,10 +51,14 @@ def test_page_recovers_after_server_restart(page, start_server):
     server.start()
     expect(page.locator("#connection")).to_have_attribute("data-state", "connected",
                                                          timeout=15_000)
-    # The restarted server has forgotten the old run: the page draws the new one and
-    # keeps working.
+    # The restarted server has forgotten the old run: the page says so (never silently
+    # back to t = 0), draws the new one and keeps working.
     page.wait_for_function(f"() => window.amo.conn.session !== {old!r}")
-    expect(page.locator("#status")).to_contain_text("Reconnected")
+    expect(page.locator("#status")).to_contain_text("no longer had this run")
+    expect(page.locator("#status")).to_contain_text("started again at t = 0")
+    expect(page.locator("#notice")).to_be_visible()
+    expect(page.locator("#notice")).to_contain_text("started again at t = 0")
+    page.get_by_role("button", name="Dismiss notice").click()
     page.get_by_role("button", name="Play", exact=True).click()
     settle_first_order(page)
     send_order(page)

@@ -80,10 +80,15 @@ export class Connection {
         return;
       }
       if (answer.session !== this.session) {
+        // We had a session and the server made another: it no longer knew ours (it was
+        // restarted, or the run expired while this page was away).
+        if (this.session) this.replaced = true;
         this.session = answer.session;
         this.lastSeq = null; // a new session: only its snapshot is valid
         this.run = null;
       }
+      answer.replaced = Boolean(this.replaced);
+      this.replaced = false;
       this.save();
       this.h.onState("connected", answer.resumed ? "resumed" : "joined");
       if (this.h.onJoined) this.h.onJoined(answer);
@@ -106,7 +111,12 @@ export class Connection {
   }
 
   receiveSnapshot(snap) {
-    if (snap.session && snap.session !== this.session) this.session = snap.session;
+    if (snap.session && snap.session !== this.session) {
+      // The snapshot of a join comes before its answer: a session we did not have means
+      // the server no longer knew ours; the answer says so (onJoined's answer.replaced).
+      if (this.session) this.replaced = true;
+      this.session = snap.session;
+    }
     if (typeof snap.run === "number") this.run = snap.run;
     this.lastSeq = snap.seq;
     this.save();

@@ -2,12 +2,15 @@
 // projection and starts the view afresh; a batch queues its events in the store; pacing
 // (snapshot, batch, clock) goes to the store and the clock; the join answer builds what
 // depends on the server (presets, limits, failure points) and applies the bookmark. A
-// re-sync snapshot (after a command got no answer) is said as such.
+// re-sync snapshot (after a command got no answer) is said as such, and so is a run the
+// server no longer had (restarted): a notice and the status line.
+import { RUN_REPLACED } from "./words.js";
+
 export class Feed {
   /**
    * @param {object} o store, clock, view (ViewState), panels, log, controls,
    *   failureControls, bookmark, indicator, commands (says when a re-sync is done),
-   *   announcer, stats (counters for tests and bench)
+   *   announcer, notice, stats (counters for tests and bench)
    */
   constructor(o) {
     Object.assign(this, o);
@@ -60,6 +63,12 @@ export class Feed {
     this.failureControls.render(this.store.failures);
     this.joined = true;
     this.markReady();
+    if (answer.replaced) {
+      // Never silently: the run the page showed is gone, a new one starts at t = 0.
+      const [head, line] = RUN_REPLACED;
+      if (this.notice) this.notice.show(head, [line]);
+      this.announcer.say(`${head} ${line}`);
+    }
     this.bookmark.apply(answer, this.controls.presets, limits);
   }
 

@@ -29,7 +29,7 @@ export class ConnectionIndicator {
       this.away = false;
       this.announcer.release(detail === "resumed"
         ? "Reconnected: the view continues where it was."
-        : "Reconnected: the server no longer had this run, so a new one is shown.");
+        : "Reconnected: the server no longer had this run (it was restarted), so the run started again at t = 0.");
     }
   }
 }

@@ -69,7 +69,7 @@ new Keys({
 });
 
 conn.open(new Feed({
-  store, clock, view, panels, log, controls, failureControls, bookmark, indicator, commands, announcer, stats,
+  store, clock, view, panels, log, controls, failureControls, bookmark, indicator, commands, announcer, notice, stats,
 }));
 startLoop({
   store, clock, view, stage, panels, log, failureControls, controls, announcer, stats,
