@@ -148,8 +148,11 @@ export class FailureControls {
   /** Show the run's settings on every control. */
   render(failures) {
     const get = (point) => failures[point] || { mode: "off", probability: 0 };
+    // A metrics stream sends no replies: what acts on the reply leg does not apply.
+    const noReplies = this.store.metricsRun();
     for (const { point, input, label } of this.boxes) {
       const f = get(point);
+      label.closest(".frow").hidden = noReplies && failureWords(point).leg === "reply";
       input.checked = f.mode === "on";
       label.dataset.mode = f.mode;
       label.closest(".frow").dataset.mode = f.mode === "off" && f.probability > 0 ? "random" : f.mode;

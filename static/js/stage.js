@@ -38,6 +38,7 @@ const FONT = "700 16px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
 const SMALL_FONT = "700 15px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
 const HINT_FONT = "400 15px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
 const BANNER_MS = 2600;
+const LOST_CELL = 72; // losses closer than this along a leg merge into one mark
 
 function overlaps(a, b) {
   return a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3];
@@ -284,12 +285,14 @@ export class Stage {
     this.tokenBoxes = [];
     const failures = this.store.failures;
     const onLeg = (leg) => failures[this.legPoint(leg)];
+    // A metrics stream has no replies: its reply leg is not drawn.
+    const replies = !this.store.metricsRun();
     this.drawLeg("request", onLeg("request"));
-    this.drawLeg("reply", onLeg("reply"));
+    if (replies) this.drawLeg("reply", onLeg("reply"));
     // Token labels are placed first and claim their boxes; the strips' text comes after.
     const layout = this.layoutTokens(t);
     this.legLabel("request", onLeg("request"));
-    this.legLabel("reply", onLeg("reply"));
+    if (replies) this.legLabel("reply", onLeg("reply"));
     this.drawLost(now);
     this.drawMiddle(now);
     const n = layout ? this.drawLabelled(layout) : this.drawGrouped(t);
@@ -557,33 +560,37 @@ export class Stage {
     ctx.restore();
   }
 
+  // Lost messages, merged by place: the losses at one place on a leg (a cell about a
+  // token wide, or the receiver's door while it is down) draw as one broken token, the
+  // newest, with a count when there are several ("×12"), never as an unreadable clump.
   drawLost(now) {
     const lost = this.store.lost;
     if (!lost.length) return;
-    const ctx = this.ctx;
-    const many = lost.length > 30;
-    const hl = this.view.highlight;
-    const detailFrom = many ? lost.length - 6 : 0;
-    // Older marks: one small cross per 4 px cell (marks pile up where losses happen).
-    ctx.save();
-    ctx.strokeStyle = LOST_COLOR;
-    ctx.lineWidth = 3;
-    ctx.beginPath();
-    const seen = new Set();
-    for (let i = detailFrom - 1; i >= 0; i--) {
+    // Per leg, along it: a mark starts a new group when it is a cell away from the
+    // group's first mark, so groups (and their counts) never overlap.
+    const marks = [];
+    for (let i = 0; i < lost.length; i++) {
       const l = lost[i];
       const [x, y] = this.markPos(l);
-      const key = (Math.round(x / 4) << 12) | (Math.round(y / 4) & 4095);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      ctx.moveTo(x - 5, y - 5);
-      ctx.lineTo(x + 5, y + 5);
-      ctx.moveTo(x + 5, y - 5);
-      ctx.lineTo(x - 5, y + 5);
+      marks.push({ l, i, x, y, door: l.reason === "receiver-down" && l.leg === "request" });
     }
-    ctx.stroke();
-    ctx.restore();
-    for (let i = detailFrom; i < lost.length; i++) this.drawBroken(lost[i], now);
+    marks.sort((a, b) => (a.l.leg === b.l.leg ? a.x - b.x : a.l.leg < b.l.leg ? -1 : 1));
+    const groups = [];
+    let g = null;
+    for (const m of marks) {
+      if (g && g.leg === m.l.leg && (m.x - g.x0 < LOST_CELL || (g.door && m.door))) {
+        g.n++;
+        if (m.i > g.i) Object.assign(g, { l: m.l, i: m.i, x: m.x, y: m.y }); // the newest shows
+      } else {
+        g = { leg: m.l.leg, x0: m.x, door: m.door, l: m.l, i: m.i, x: m.x, y: m.y, n: 1 };
+        groups.push(g);
+      }
+    }
+    const hl = this.view.highlight;
+    for (const grp of groups) {
+      this.drawBroken(grp.l, now, grp.x, grp.y);
+      if (grp.n > 1) this.drawCount(grp.n, grp.x, grp.y, this.legs[grp.leg].dir);
+    }
     if (hl) {
       for (const l of lost) {
         if (l.msg === hl.msg || (hl.order && l.order === hl.order)) {
@@ -594,21 +601,49 @@ export class Stage {
     }
   }
 
-  markPos(l) {
-    if (l.leg === "request" && l.reason === "receiver-down") {
-      const [x, y] = this.tokenPoint("request", 1, 60);
-      return [x - (l.msg % 4) * 14, y];
+  /** The count of a merged mark, in a pill beside it where no text is (a token's label
+   * has the room first; the count waits for the next frame when there is none). */
+  drawCount(n, x, y, dir) {
+    const ctx = this.ctx;
+    const text = `×${fmtInt(n)}`;
+    ctx.save();
+    ctx.font = SMALL_FONT;
+    const w = ctx.measureText(text).width + 10;
+    let box = null;
+    for (const [dx, dy] of [[14, dir * 20], [14, -dir * 20], [-14 - w, dir * 20], [-14 - w, -dir * 20]]) {
+      const b = [x + dx, y + dy - 10, x + dx + w, y + dy + 10];
+      if (this.free(b) && !this.tokenBoxes.some((t) => overlaps(t, b))) {
+        box = b;
+        break;
+      }
     }
-    const [x, y] = this.tokenPoint(l.leg, Math.min(1, Math.max(0, l.at)), 60);
-    // Piles of marks spread towards the middle, inside the leg's band.
-    const off = this.store.lost.length > 30 ? ((l.msg % 9) - 2) * 4 : 0;
-    return [x, y + off * this.legs[l.leg].dir];
+    if (!box) {
+      ctx.restore();
+      return;
+    }
+    const [cx, top] = box;
+    ctx.fillStyle = "#fff";
+    ctx.strokeStyle = LOST_COLOR;
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    roundRect(ctx, cx, top, w, 20, 8);
+    ctx.fill();
+    ctx.stroke();
+    ctx.fillStyle = LOST_COLOR;
+    ctx.textBaseline = "middle";
+    ctx.fillText(text, cx + 5, top + 11);
+    ctx.restore();
+    this.texts.push([...box, text, "count"]);
+  }
+
+  markPos(l) {
+    if (l.leg === "request" && l.reason === "receiver-down") return this.tokenPoint("request", 1, 60);
+    return this.tokenPoint(l.leg, Math.min(1, Math.max(0, l.at)), 60);
   }
 
   // A lost message: the token split in two where it was lost, with a red cross, kept.
-  drawBroken(l, now) {
+  drawBroken(l, now, x, y) {
     const ctx = this.ctx;
-    const [x, y] = this.markPos(l);
     const style = KIND_STYLE[l.kind] || KIND_STYLE.MetricSample;
     const seen = this.view.lossSeen.get(l.msg);
     const age = seen === undefined ? 1 : Math.min(1, (now - seen) / 500);
@@ -672,7 +707,7 @@ export class Stage {
       if (f.kind === "diverged" && now - f.wall < BANNER_MS) diverged = f;
       if (f.kind === "timeout" && f.until > now) timeout = f;
     }
-    if (diverged && !this.reducedMotion) {
+    if (diverged) { // reduced motion keeps the banner: only movement stops
       this.label([[[`⚠ Order #${diverged.order}: the two services' states part here`, "#fff"]],
         [[`⚠ Order #${diverged.order}: states part here`, "#fff"]], [[`⚠ #${diverged.order} diverges`, "#fff"]]],
       mid, this.rows.middle, { font: SMALL_FONT, lo, hi, pill: { fill: LOST_COLOR }, kind: "banner" });
