@@ -79,7 +79,9 @@ def test_event_log_shows_several_rows_with_the_alarm_up(page, server):
             return b.top >= log.top - 0.5 && b.bottom <= log.bottom + 0.5 && b.bottom <= 720;
         }).length;
     }""")
-    assert whole >= 5, whole
+    # Four whole rows at 1280x720 with the alarm and the stuck orders up: the status line
+    # sits above the alarm since the stage became the largest thing on the page (issue 9).
+    assert whole >= 4, whole
     assert_seen_whole(page, log, page.locator("body"))
     screenshot(page, "layout-log-with-alarm")
 
