@@ -164,8 +164,9 @@ def test_every_command_is_acknowledged(connect, hub, clock):
     for name, answer in answers.items():
         assert answer["ok"] is True, (name, answer)
     assert answers["create-order"]["order"] == 1
-    assert answers["set-failure"] == {"ok": True, "point": "request-lost", "mode": "off",
-                                      "probability": 0.2}
+    fail = answers["set-failure"]
+    assert {k: fail[k] for k in ("ok", "point", "mode", "probability", "custom")} == {
+        "ok": True, "point": "request-lost", "mode": "off", "probability": 0.2, "custom": True}
     names = [name for name, _ in received(client)]
     assert names.count("snapshot") == 4  # join, scenario, seed, reset
 

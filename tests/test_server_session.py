@@ -355,11 +355,13 @@ def test_seed_inside_config_overrides_sets_the_seed():
 
 def test_engine_command_answers():
     client = new_client()
-    assert client.command("create-order", 0.0) == {"order": 1}
-    assert client.command("create-order", 0.0, amount=3) == {"order": 2}
-    assert client.command("set-failure", 0.0, point="request-lost", probability=0.5) == {
-        "point": "request-lost", "mode": "off", "probability": 0.5}
-    assert client.command("set-credit-limit", 0.0, credit_limit=5) == {"credit_limit": 5}
+    assert client.command("create-order", 0.0)["order"] == 1
+    assert client.command("create-order", 0.0, amount=3)["order"] == 2
+    fail = client.command("set-failure", 0.0, point="request-lost", probability=0.5)
+    # The setting now, and the run is custom from here on (the page says "Custom run").
+    assert {k: fail[k] for k in ("point", "mode", "probability", "custom")} == {
+        "point": "request-lost", "mode": "off", "probability": 0.5, "custom": True}
+    assert client.command("set-credit-limit", 0.0, credit_limit=5)["credit_limit"] == 5
     client.receive(client.session.tick(0.0))
     assert types(client.events) == ["order-created", "message-sent", "order-created",
                                      "message-sent", "failure-point-changed",
