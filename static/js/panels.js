@@ -103,7 +103,8 @@ export class Panels {
   renderSender(metricsMode) {
     const s = this.store;
     if (metricsMode) {
-      const sent = s.metrics ? s.metrics.true_count : 0;
+      // Every sample sent so far (a lost one too), not only those the receiver recorded.
+      const sent = Math.max(s.metrics ? s.metrics.true_count : 0, s.msgs.sent);
       setHTML(this.senderBody, `<p class="figure"><span class="num" data-testid="samples-sent">${fmtInt(sent)}</span> MetricSamples sent</p>
         <p class="note">Fire and forget: no reply expected.</p>`);
       return;
