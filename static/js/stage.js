@@ -719,7 +719,7 @@ export class Stage {
       const who = l.order ? `${l.kind} #${l.order}` : l.kind;
       const variants = l.reason === "receiver-down"
         ? [[[`✗ ${who} lost: receiver down`, LOST_COLOR]], [[`✗ ${who} lost`, LOST_COLOR]]]
-        : [[[`✗ ${who} lost`, LOST_COLOR]], [[`✗ #${l.order} lost`, LOST_COLOR]]];
+        : [[[`✗ ${who} lost`, LOST_COLOR]], [[l.order ? `✗ #${l.order} lost` : "✗ lost", LOST_COLOR]]];
       const row = leg === "request" ? this.rows.requestCaption : this.rows.replyCaption;
       this.label(variants, x, row, { font: SMALL_FONT, lo, hi, kind: `caption-${leg}` });
     }
