@@ -7,6 +7,7 @@ command log give the same events, always.
 from .commands import COMMANDS, normalize_command
 from .config import Config, FailureSetting
 from .errors import CommandError, ConfigError, EngineError
+from .history import History
 from .names import FAILURE_POINTS
 from .presets import PRESETS, describe_presets, preset_config, preset_names, preset_script
 from .simulation import Simulation
@@ -15,6 +16,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "COMMANDS", "Config", "CommandError", "ConfigError", "EngineError", "FAILURE_POINTS",
-    "FailureSetting", "PRESETS", "Simulation", "describe_presets", "normalize_command",
+    "FailureSetting", "History", "PRESETS", "Simulation", "describe_presets", "normalize_command",
     "preset_config", "preset_names", "preset_script", "__version__",
 ]

@@ -11,7 +11,9 @@ of a million orders stays small; event dicts are only built when ``trace`` is on
 
 from __future__ import annotations
 
+import pickle
 import random
+import zlib
 from array import array
 from heapq import heappop, heappush
 
@@ -50,6 +52,10 @@ _P_REQUEST_LOST, _P_CRASH_BEFORE, _P_CRASH_AFTER, _P_REPLY_LOST = (
                                         N.REPLY_LOST))
 _MODE_NAMES = N.MODES  # off, next, on: the code of a mode is its index
 _MODE_CODES = {name: code for code, name in enumerate(_MODE_NAMES)}
+
+# What a checkpoint leaves out: given back to restore (config, command log), handed back
+# already (events made), or bound to the object (the handlers).
+_NOT_CHECKPOINTED = frozenset({"config", "command_log", "_out", "_handlers"})
 
 # Reply kinds carried in scheduler entries.
 _REPLY_KINDS = (N.CREDIT_RESERVED, N.INSUFFICIENT_CREDIT)
@@ -289,6 +295,27 @@ class Simulation:
         else:
             events.extend(sim.advance(until))
         return sim, events
+
+    # ---- checkpoints (engine/history.py): the whole state as compact bytes, and back
+    def checkpoint(self) -> bytes:
+        """The state of the run as compact bytes: everything but the config, the command
+        log (only its length is kept) and events made but not yet handed back. Taken
+        between two calls, any time; ``restore`` rebuilds the run from it."""
+        state = {key: value for key, value in self.__dict__.items()
+                 if key not in _NOT_CHECKPOINTED}
+        state["command_log"] = len(self.command_log)
+        return zlib.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), 1)
+
+    @classmethod
+    def restore(cls, config: Config, state: bytes, command_log: list[dict]) -> Simulation:
+        """The run a ``checkpoint`` was taken of, with ``config`` (the run's) and its command
+        log as of the checkpoint: the first entries of ``command_log`` (a full log may be
+        given: the rest is left out)."""
+        data = pickle.loads(zlib.decompress(state))
+        sim = cls(config, trace=data["trace"])
+        sim.__dict__.update(data)
+        sim.command_log = list(command_log[:data["command_log"]])
+        return sim
 
     def run_script(self, script: list[tuple[float, dict]], sink=None) -> None:
         """Run to rest, applying each ``(t, command)`` of ``script`` (a preset's) at its
