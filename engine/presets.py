@@ -132,5 +132,8 @@ def preset_script(name: str) -> list[tuple[float, dict]]:
 
 
 def describe_presets() -> list[dict]:
-    return [{"name": name, "title": p["title"], "explains": p["explains"]}
+    """Each preset's name and words, and its whole config (the page compares a run's
+    config with it to tell whether a link can describe the run: docs/protocol.md)."""
+    return [{"name": name, "title": p["title"], "explains": p["explains"],
+             "config": preset_config(name).to_dict()}
             for name, p in PRESETS.items()]

@@ -35,6 +35,7 @@ def test_the_seeds_cases_are_all_there():
     assert [d["name"] for d in described] == preset_names()
     for d in described:
         assert d["title"] and len(d["explains"]) > 40
+        assert d["config"] == preset_config(d["name"]).to_dict()  # what a run file holds
 
 
 # name: (order state, credit reserved, sender saw, divergence, invariant ok)
