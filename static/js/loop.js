@@ -8,10 +8,10 @@ const PANEL_INTERVAL_MS = 100;
 const BUSY_PANEL_INTERVAL_MS = 250;
 
 /**
- * @param {object} o store, clock, view (ViewState), stage, panels, log, failureControls,
+ * @param {object} o store, clock, view (ViewState), stage, diagram (the space-time diagram), panels, log, failureControls,
  *   controls, announcer, stats, reducedMotion (a MediaQueryList)
  */
-export function startLoop({ store, clock, view, stage, panels, log, failureControls, controls, announcer, stats, reducedMotion }) {
+export function startLoop({ store, clock, view, stage, diagram, panels, log, failureControls, controls, announcer, stats, reducedMotion }) {
   let lastPanels = 0;
   let lastLog = 0;
   let eventsAtLastPanels = 0;
@@ -34,6 +34,7 @@ export function startLoop({ store, clock, view, stage, panels, log, failureContr
       announcer.say(runOver(clock.serverT, store.counts, store.metricsRun()));
     }
     stage.draw(t, now);
+    if (diagram) diagram.frame(t, applied);
     if (view.dirty.failures) {
       view.dirty.failures = false;
       failureControls.render(store.failures);

@@ -7,6 +7,7 @@ import { VirtualClock } from "./clock.js";
 import { Commands } from "./commands.js";
 import { Connection } from "./connection.js";
 import { Controls } from "./controls.js";
+import { Diagram, LowerTabs } from "./diagram.js";
 import { FailureControls } from "./failures.js";
 import { Feed } from "./feed.js";
 import { ConnectionIndicator } from "./indicator.js";
@@ -42,6 +43,16 @@ const stage = new Stage({
 });
 const log = new EventLog($("#log"), $("#log-count"), store, view);
 const panels = new Panels(store, view, (seq) => log.jumpToSeq(seq));
+// The space-time diagram shares the lower-left place with the orders (a tab switch);
+// window.amo.diagram.reveal(orderId) shows where an order's states parted.
+const diagramPanel = $("#diagram-panel");
+const diagram = new Diagram({
+  canvas: $("#diagram-canvas"), plot: $("#diagram-plot"), summary: $("#diagram-summary"), store, view,
+  buttons: { follow: $("#dg-follow"), zoomIn: $("#dg-zoom-in"), zoomOut: $("#dg-zoom-out"), svg: $("#dg-svg"), png: $("#dg-png") },
+  getRun: () => conn.run, onPick: (seq) => log.jumpToSeq(seq), isShown: () => diagramPanel.getClientRects().length > 0,
+  show: () => lowerTabs.select(1), onRunKind: (metrics) => { $("#tab-orders").textContent = metrics ? "Metrics" : "Orders"; },
+});
+const lowerTabs = new LowerTabs({ lower: $("#lower"), tabs: [$("#tab-orders"), $("#tab-diagram")], onChange: () => diagram.resize() });
 const controls = new Controls({
   store, clock, send, announcer, notice,
   els: {
@@ -72,9 +83,9 @@ conn.open(new Feed({
   store, clock, view, panels, log, controls, failureControls, bookmark, indicator, commands, announcer, notice, stats,
 }));
 startLoop({
-  store, clock, view, stage, panels, log, failureControls, controls, announcer, stats,
+  store, clock, view, stage, diagram, panels, log, failureControls, controls, announcer, stats,
   reducedMotion: window.matchMedia("(prefers-reduced-motion: reduce)"),
 });
 
 // For tests and the browser benchmark: handles to read (tests also call failureControls.build).
-window.amo = { store, view, clock, conn, stage, stats, panels, log, failureControls, presentation };
+window.amo = { store, view, clock, conn, stage, diagram, stats, panels, log, failureControls, presentation };
