@@ -16,19 +16,31 @@ them.
 from __future__ import annotations
 
 import secrets
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 
-from engine import Config, Simulation, preset_config, preset_script
+from engine import Config, History, Simulation, preset_config, preset_script
 from engine.errors import CommandError
+from engine.history import MAX_HISTORY_EVENTS
 from engine.presets import DEFAULT_PRESET
+from engine.runfile import dump_run
 
 from .ratelimit import TokenBucket
 
 Message = tuple[str, dict]
 
 KEEP_RECENT_ORDERS = 5000
+
+# While history is shown (after seek or step-back), these would change the run: refused.
+CHANGES_THE_RUN = frozenset({"create-order", "set-failure", "set-credit-limit", "play", "step"})
+IN_HISTORY = ("history is shown (not the present): live returns to the present; fork (Run "
+              "from here) continues the run from this moment, with commands of its own")
+# An imported run is replayed to its end (nothing left to happen), or this many events past
+# its last command when it would go on longer (then Play goes on from there).
+IMPORT_EVENTS_PAST_LOG = 100_000
+IMPORT_MAX_STEPS = 1_000_000  # scheduler steps an imported log may ask for (its last step)
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,7 @@ class Limits:
     snapshot_orders: int = 200  # orders in a snapshot (plus older diverged ones)
     snapshot_in_flight: int = 1000  # messages on the wire in a snapshot (the newest)
     commands_per_run: int = 10_000  # engine commands one run may log
+    checkpoint_every: int = 10_000  # events between two checkpoints of a run's history
     clock_every: float = 1.0  # wall seconds between clock messages while nothing else is sent
 
 
@@ -60,19 +73,33 @@ class Session:
         self.attachment: Hashable | None = None  # the hub's handle; None while detached
         self.detached_at: float | None = now
         self.run = 0
+        # The run the latest fork was made from: its config, full command log, scenario.
+        self.original: dict | None = None
         self._start_run(now)
 
     # ------------------------------------------------------------------ runs
     def _start_run(self, now: float) -> None:
         """A new run of the current scenario, seed and overrides, paused at t = 0."""
-        old_sent = getattr(self, "sent", 0)
         # Orders that can no longer change are dropped from memory beyond the most recent
         # KEEP_RECENT_ORDERS, so a long run stays small while a classroom run (and the
         # snapshot a reconnecting tab gets) keeps every order.
-        self.sim = Simulation(replace(self.config, seed=self.seed),
-                              keep_orders=KEEP_RECENT_ORDERS)
-        self.script = preset_script(self.scenario) if self.use_script else []
+        sim = Simulation(replace(self.config, seed=self.seed), keep_orders=KEEP_RECENT_ORDERS)
+        self.script = (preset_script(self.scenario)
+                       if self.use_script and self.scenario is not None else [])
         self.script_pos = 0
+        self._begin(now, sim, History(sim, every=self.limits.checkpoint_every))
+
+    def _begin(self, now: float, sim: Simulation, history: History) -> None:
+        """``sim`` becomes the current run (a new run number), paused; ``history`` follows it."""
+        old_sent = getattr(self, "sent", 0)
+        self.sim = sim
+        self.history = history
+        # The moment shown when it is not the present (seek, step-back): a run rebuilt from
+        # the history. None: the present (the head of the run) is shown.
+        self.view: Simulation | None = None
+        self.script_marks: list[int] = []  # command log indexes of the script's commands
+        self.forked_from: dict | None = None
+        self.imported = False
         self.run += 1
         self.playing = False
         self.ended_by_itself = False  # Play was released because the run was over
@@ -88,7 +115,7 @@ class Session:
         self.sent = self.acked = self.floor = self.sim.seq
         # Acks without a run number that are still on their way belong to the old run:
         # ignore them until the client acknowledges the new snapshot.
-        self.awaiting_ack: int | None = self.sim.seq if old_sent > self.sim.seq else None
+        self.awaiting_ack: int | None = self.sim.seq if old_sent > 0 else None
         self.last_sent_wall = now
         self.clock_due = False
 
@@ -98,26 +125,41 @@ class Session:
         """Events sent or waiting to be sent that the client has not acknowledged."""
         return self.sent - self.acked + len(self.outbox)
 
+    @property
+    def shown(self) -> Simulation:
+        """The run as shown: the moment of history in view, or the head."""
+        return self.view if self.view is not None else self.sim
+
+    def view_info(self) -> dict:
+        shown = self.shown
+        return {"live": self.view is None, "seq": shown.seq, "t": shown.now,
+                "head_seq": self.sim.seq, "head_t": self.sim.now}
+
     def snapshot(self) -> dict:
-        """The ``snapshot`` payload. Sending it restarts the stream after its seq."""
-        state = self.sim.snapshot(max_orders=self.limits.snapshot_orders)
+        """The ``snapshot`` payload. Sending it restarts the stream after its seq (of the
+        moment shown; the stream itself always follows the head)."""
+        shown = self.shown
+        state = shown.snapshot(max_orders=self.limits.snapshot_orders)
         wire = state["in_flight"]
         omitted = max(0, len(wire) - self.limits.snapshot_in_flight)
         if omitted:
             state["in_flight"] = wire[omitted:]
-        seq = self.sim.seq
+        head = self.sim.seq
         self.outbox.clear()
         self.buffer.clear()
-        self.sent = self.acked = self.floor = seq
+        self.sent = self.acked = self.floor = head
         return {"session": self.token, "run": self.run, "scenario": self.scenario,
                 "seed": self.seed, "script": self.use_script, "playing": self.playing,
                 "speed": self.speed, "held_back": self.held_back, "over": self.over,
-                "custom": self.custom, "seq": seq, "t": self.sim.now, "window": self.limits.window,
-                "in_flight_omitted": omitted, "state": state}
+                "custom": self.custom, "seq": shown.seq, "t": shown.now,
+                "window": self.limits.window, "in_flight_omitted": omitted,
+                "view": self.view_info(), "forked_from": self.forked_from,
+                "imported": self.imported, "state": state}
 
     def clock(self) -> dict:
-        return {"run": self.run, "t": self.sim.now, "playing": self.playing,
-                "speed": self.speed, "held_back": self.held_back, "over": self.over}
+        return {"run": self.run, "t": self.shown.now, "playing": self.playing,
+                "speed": self.speed, "held_back": self.held_back, "over": self.over,
+                "live": self.view is None}
 
     def stats(self) -> dict:
         return {"run": self.run, "seq": self.sim.seq, "sent": self.sent, "acked": self.acked,
@@ -161,6 +203,7 @@ class Session:
             self._set_held_back(True)
             return
         made = self._run_until(target, budget)
+        self.history.note(self.sim)
         capped = made >= budget and self.sim.now < target
         self.vt = self.sim.now if capped else target
         self._set_held_back(capped)
@@ -190,7 +233,9 @@ class Session:
             if at is None or at > target:
                 return made
             made += self._collect(sim.apply(script[self.script_pos][1]))
+            self.script_marks.append(len(sim.command_log) - 1)
             self.script_pos += 1
+            self.history.note(sim)
 
     def _batch(self, events: list[dict]) -> dict:
         return {"run": self.run, "from_seq": events[0]["seq"], "to_seq": events[-1]["seq"],
@@ -228,6 +273,8 @@ class Session:
         # Without a run number, a last_seq is only trusted once the client has acknowledged
         # the current run's snapshot: before that it may be a seq of the previous run.
         same_run = run == self.run if run is not None else self.awaiting_ack is None
+        if self.view is not None:
+            same_run = False  # history is shown: the client gets the moment again
         if last_seq is not None and same_run and self.acked <= last_seq <= self.sent:
             self.acked = last_seq
             self._trim()
@@ -281,6 +328,10 @@ class Session:
         set-failure, set-credit-limit) are checked by the engine as it applies them, once.
         Returns (answer fields, messages); raises CommandError."""
         name = cmd["cmd"]
+        if self.view is not None and name in CHANGES_THE_RUN:
+            raise CommandError("view", name, IN_HISTORY)
+        if name in self.TIME:
+            return self.TIME[name](self, cmd, now)
         if name in ("scenario", "seed", "reset"):
             if name == "scenario":
                 self.scenario = cmd["name"]
@@ -318,6 +369,7 @@ class Session:
             self.held_back = False
             self.clock_due = True
             made = self._step()
+            self.history.note(self.sim)
             self.vt = self.sim.now
             self.ended_by_itself = False
             # idle: nothing is left to happen (a step that stopped a message halfway along
@@ -327,18 +379,179 @@ class Session:
         self._check_log(name)
         self._advance(now)
         self._collect(self.sim.apply(cmd))
+        self.history.note(self.sim)
+        entry = self.sim.command_log[-1]
+        logged = {"t": entry["t"], "step": entry["step"]}
         if self.ended_by_itself and not self.over:
             # The run had ended by itself while playing: new work sets it going again.
             self.playing = True
             self.ended_by_itself = False
             self.clock_due = True
         if name == "create-order":
-            return {"order": self.sim.orders}, []
+            return {"order": self.sim.orders, "logged": logged}, []
         if name == "set-failure":
             self.custom = True
-            point = self.sim.command_log[-1]["cmd"]["point"]  # as the engine normalized it
-            return {"point": point, "custom": True, **self.sim.failures_view()[point]}, []
-        return {"credit_limit": self.sim.credit_limit}, []
+            point = entry["cmd"]["point"]  # as the engine normalized it
+            return {"point": point, "custom": True, **self.sim.failures_view()[point],
+                    "logged": logged}, []
+        return {"credit_limit": self.sim.credit_limit, "logged": logged}, []
+
+    # ------------------------------------------------------------------ time (issue 10)
+    def _pause(self, now: float) -> None:
+        """Bring the run up to ``now`` and stop it (as ``pause`` does)."""
+        self._advance(now)
+        self.playing = False
+        self.ended_by_itself = False
+        self.held_back = False
+        self.clock_due = True
+
+    def _show(self, moment: Simulation | None) -> tuple[dict, list[Message]]:
+        """Show ``moment`` (a rebuilt run; None: the head) with a snapshot."""
+        self.view = moment
+        return {"view": self.view_info()}, [("snapshot", self.snapshot())]
+
+    def _seek(self, cmd: dict, now: float) -> tuple[dict, list[Message]]:
+        """The run as of event ``seq`` or virtual time ``t``; at or after the head: the
+        head (live)."""
+        self._pause(now)
+        head = self.sim
+        seq, t = cmd["seq"], cmd["t"]
+        if seq is not None:
+            moment = None if seq >= head.seq else self.history.state_at(seq=seq)
+        else:
+            moment = None if t >= head.now else self.history.state_at(t=t)
+        return self._show(moment)
+
+    def _live(self, cmd: dict, now: float) -> tuple[dict, list[Message]]:
+        self._pause(now)
+        return self._show(None)
+
+    def _step_back(self, cmd: dict, now: float) -> tuple[dict, list[Message]]:
+        """The moment a step would have been taken from: the previous instant at which
+        events were made, or a message halfway along its leg after it."""
+        self._pause(now)
+        shown = self.shown
+        moment = self.history.previous_moment(shown.seq, shown.now)
+        if moment is None:
+            return {"view": self.view_info(), "start": True}, []
+        answer, messages = self._show(moment)
+        answer["start"] = moment.seq == 0 and moment.now <= 0.0
+        return answer, messages
+
+    def _fork(self, cmd: dict, now: float) -> tuple[dict, list[Message]]:
+        """Run from here: the moment shown goes on as a new run, whose log is the original's
+        up to that moment plus ``commands`` (applied at once, streamed as events). The
+        original's config and full log are kept for ``export`` (which: original)."""
+        self._pause(now)
+        moment = self.shown
+        commands = cmd["commands"]
+        kept = len(moment.command_log)
+        if kept + len(commands) > self.limits.commands_per_run:
+            raise CommandError("commands", f"{kept} + {len(commands)} commands",
+                               f"at most {self.limits.commands_per_run} commands in one run")
+        history = self.history.branch(moment)
+        if moment is self.sim:
+            # Forking the head: the original's log goes on without the fork's commands.
+            original_log = list(self.sim.command_log)
+        else:
+            original_log = self.sim.command_log
+        original = {"config": self.sim.config, "command_log": original_log,
+                    "scenario": self.scenario, "run": self.run}
+        forked_from = {"run": self.run, "seq": moment.seq}
+        script_pos = bisect_left(self.script_marks, kept)
+        marks = self.script_marks[:script_pos]
+        scripted = set(marks)
+        custom = any(entry["cmd"]["cmd"] == "set-failure" and i not in scripted
+                     for i, entry in enumerate(moment.command_log))
+        self.original = original
+        self._begin(now, moment, history)
+        self.script_pos = script_pos
+        self.script_marks = marks
+        self.forked_from = forked_from
+        self.custom = custom
+        messages: list[Message] = [("snapshot", self.snapshot())]
+        logged = []
+        for command in commands:
+            self._collect(moment.apply(command))
+            entry = moment.command_log[-1]
+            logged.append({"t": entry["t"], "step": entry["step"]})
+            if command["cmd"] == "set-failure":
+                self.custom = True
+        self.history.note(moment)
+        return {"run": self.run, "forked_from": forked_from, "view": self.view_info(),
+                "logged": logged}, messages
+
+    def _export(self, cmd: dict, now: float) -> tuple[dict, list[Message]]:
+        """The run file (docs/runfile.md) of the current run, or of the original."""
+        if cmd["which"] == "original":
+            if self.original is None:
+                raise CommandError("which", "original", "current: there is no original "
+                                   "before a fork (Run from here) keeps one")
+            o = self.original
+            run = dump_run(o["config"], o["command_log"], o["scenario"])
+            return {"which": "original", "of_run": o["run"], "run": run}, []
+        run = dump_run(self.sim.config, self.sim.command_log, self.scenario)
+        return {"which": "current", "of_run": self.run, "run": run}, []
+
+    def _import(self, cmd: dict, now: float) -> tuple[dict, list[Message]]:
+        """Replace the current run with a run file's (checked by validation): replayed to
+        its end, paused there, or showing the moment ``seq`` / ``t``. The current run is
+        left as it was if anything is refused."""
+        log = cmd["command_log"]
+        if len(log) > self.limits.commands_per_run:
+            raise CommandError("run.command_log", f"{len(log)} commands",
+                               f"at most {self.limits.commands_per_run} on this server")
+        if log and log[-1]["step"] > IMPORT_MAX_STEPS:
+            raise CommandError(f"run.command_log[{len(log) - 1}].step", log[-1]["step"],
+                               f"at most {IMPORT_MAX_STEPS} on this server")
+        sim = Simulation(cmd["config"], keep_orders=KEEP_RECENT_ORDERS)
+        history = History(sim, every=self.limits.checkpoint_every)
+        for entry in log:
+            while sim.steps < entry["step"] and sim._heap:
+                sim.step_raw()
+                history.note(sim)
+            if entry["t"] > sim.now:
+                sim.now = entry["t"]
+            sim.apply(entry["cmd"])
+            history.note(sim)
+        end = sim.seq + IMPORT_EVENTS_PAST_LOG
+        while sim._heap and sim.seq < end:
+            sim.step_raw()
+            history.note(sim)
+        moment = None
+        if cmd["seq"] is not None and cmd["seq"] < sim.seq:
+            moment = history.state_at(seq=cmd["seq"])
+        elif cmd["t"] is not None and cmd["t"] < sim.now:
+            moment = history.state_at(t=cmd["t"])
+        # Nothing was refused: the file's run becomes the current run.
+        self._pause(now)
+        self.scenario = cmd["scenario"]
+        self.config = cmd["config"]
+        self.seed = cmd["config"].seed
+        self.use_script = cmd["scenario"] is not None  # for reset: the scenario afresh
+        self.script = []  # the log holds the commands the script gave
+        self.script_pos = 0
+        self._begin(now, sim, history)
+        self.imported = True
+        self.vt = sim.now
+        self.view = moment
+        return ({"run": self.run, "scenario": self.scenario, "seed": self.seed,
+                 "view": self.view_info()}, [("snapshot", self.snapshot())])
+
+    def _history(self, cmd: dict, now: float) -> tuple[dict, list[Message]]:
+        """Up to MAX_HISTORY_EVENTS events of the current run, from ``from_seq``."""
+        head = self.sim.seq
+        first = max(1, cmd["from_seq"])
+        last = first + MAX_HISTORY_EVENTS - 1
+        if cmd["to_seq"] is not None:
+            last = min(last, cmd["to_seq"])
+        last = min(last, head)
+        events = self.history.events(first, last) if first <= last else []
+        return {"run": self.run, "from_seq": first, "to_seq": max(first - 1, last),
+                "head_seq": head, "events": events}, []
+
+    TIME = {"seek": _seek, "live": _live, "step-back": _step_back, "fork": _fork,
+            "export": _export, "import": _import, "history": _history}
 
     def _step(self) -> int:
         """Process the next thing that happens: a script command or the engine's next event,
@@ -355,6 +568,7 @@ class Session:
         if at is not None and (upcoming is None or at < upcoming):
             made = self._collect(sim.advance(at)) if at > sim.now else 0
             made += self._collect(sim.apply(self.script[self.script_pos][1]))
+            self.script_marks.append(len(sim.command_log) - 1)
             self.script_pos += 1
             return made
         return self._collect(sim.step())

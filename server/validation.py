@@ -13,11 +13,13 @@ import math
 import re
 
 from engine import COMMANDS as ENGINE_COMMANDS
-from engine import Config, preset_config
+from engine import Config, normalize_command, preset_config
 from engine.config import MAX_SEED, check_int
 from engine.errors import CommandError, EngineError
+from engine.history import MAX_HISTORY_EVENTS
 from engine.names import FAILURE_POINTS
 from engine.presets import PRESETS
+from engine.runfile import load_run
 
 # Inbound events a client may send, with the payload each one takes.
 EVENTS = {
@@ -27,13 +29,19 @@ EVENTS = {
 }
 
 # Commands of the ``command`` event: the session's own, then the engine's (checked by it).
-SESSION_COMMANDS = ("scenario", "seed", "play", "pause", "step", "speed", "reset")
+SESSION_COMMANDS = ("scenario", "seed", "play", "pause", "step", "speed", "reset",
+                    # Time (issue 10): history, seek, forks, run files.
+                    "seek", "live", "step-back", "fork", "export", "import", "history")
 COMMAND_NAMES = (*SESSION_COMMANDS[:2], *ENGINE_COMMANDS, *SESSION_COMMANDS[2:])
 
 SPEED_MIN = 0.05
 SPEED_MAX = 200.0
 MAX_SEQ = 2**53 - 1  # JavaScript's largest exact integer: seqs and runs travel as JSON numbers
 MAX_PAYLOAD_BYTES = 4096  # JSON size of one inbound payload; no command needs more
+# ... but import, which carries a run file: what fits in one engine.io message (16 KB,
+# server/factory.py MAX_HTTP_BUFFER) with room for the frame around it.
+MAX_IMPORT_BYTES = 15 * 1024
+MAX_FORK_COMMANDS = 16  # engine commands a fork may apply at its moment
 # A run on the server keeps per-order columns in memory: cap what one config may ask for.
 SERVER_MAX_ORDERS = 1_000_000
 SERVER_MAX_SAMPLES = 1_000_000
@@ -169,6 +177,9 @@ def build_config(scenario: str, overrides: dict | None) -> Config:
 
 def validate_command(payload: object) -> dict:
     """``command``: a session command or one of the engine's, normalized."""
+    if isinstance(payload, dict) and payload.get("cmd") == "import":
+        check_size(payload, MAX_IMPORT_BYTES)
+        return _import(payload)
     check_size(payload)
     if not isinstance(payload, dict):
         raise CommandError("command", payload, 'an object like {"cmd": "play"}')
@@ -192,11 +203,111 @@ def validate_command(payload: object) -> dict:
             if key not in ("cmd", "speed"):
                 raise CommandError(str(key)[:40], payload[key], "fields of speed: speed")
         return {"cmd": "speed", "speed": _speed(payload.get("speed"))}
-    return _no_fields(name, payload)  # play, pause, step, reset
+    if name in TIME_COMMANDS:
+        return TIME_COMMANDS[name](payload)
+    return _no_fields(name, payload)  # play, pause, step, reset, live, step-back
+
+
+# -- Time (issue 10) ----------------------------------------------------------------------
+
+
+def _fields(name: str, command: dict, allowed: tuple[str, ...]) -> None:
+    for key in command:
+        if key != "cmd" and key not in allowed:
+            raise CommandError(str(key)[:40], command[key],
+                               f"fields of {name}: " + (", ".join(allowed) or "none"))
+
+
+def _moment(name: str, command: dict, required: bool) -> dict:
+    """``seq`` (an event's seq) or ``t`` (a virtual time): one of the two."""
+    seq, t = command.get("seq"), command.get("t")
+    if seq is not None and t is not None:
+        raise CommandError("t", t, f"seq or t, not both: {name} goes to one moment")
+    if seq is not None:
+        return {"seq": check_int("seq", seq, 0, MAX_SEQ, CommandError), "t": None}
+    if t is not None:
+        allowed = "a virtual time in seconds, 0 or more"
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) \
+                or t < 0:
+            raise CommandError("t", t, allowed)
+        return {"seq": None, "t": float(t)}
+    if required:
+        raise CommandError("seq", None, "seq (an event's seq, 0 or more) or t (a virtual "
+                                        "time, 0 or more)")
+    return {"seq": None, "t": None}
+
+
+def _seek(command: dict) -> dict:
+    _fields("seek", command, ("seq", "t"))
+    return {"cmd": "seek", **_moment("seek", command, required=True)}
+
+
+def _fork(command: dict) -> dict:
+    _fields("fork", command, ("commands",))
+    given = command.get("commands")
+    if given is None:
+        given = []
+    allowed = (f"a list of at most {MAX_FORK_COMMANDS} engine commands "
+               f"({', '.join(ENGINE_COMMANDS)})")
+    if not isinstance(given, list) or len(given) > MAX_FORK_COMMANDS:
+        raise CommandError("commands", given, allowed)
+    commands = []
+    for i, one in enumerate(given):
+        try:
+            commands.append(normalize_command(one))
+        except EngineError as error:
+            field = f"commands[{i}]" + ("" if error.field == "command" else "." + error.field)
+            raise CommandError(field, error.value, error.allowed) from None
+    return {"cmd": "fork", "commands": commands}
+
+
+def _export(command: dict) -> dict:
+    _fields("export", command, ("which",))
+    which = command.get("which", "current")
+    if which not in ("current", "original"):
+        raise CommandError("which", which, "current (this run) or original (the run the "
+                                           "latest fork was made from)")
+    return {"cmd": "export", "which": which}
+
+
+def _import(command: dict) -> dict:
+    """``import``: a run file (docs/runfile.md), checked field by field: errors name the
+    field as a path under ``run`` (``run.command_log[3].cmd``)."""
+    _fields("import", command, ("run", "seq", "t"))
+    moment = _moment("import", command, required=False)
+    try:
+        config, log, scenario = load_run(command.get("run"))
+    except EngineError as error:
+        field = "run" if error.field == "file" else "run." + str(error.field)
+        raise CommandError(field, error.value, error.allowed) from None
+    if config.orders > SERVER_MAX_ORDERS:
+        raise CommandError("run.config.orders", config.orders,
+                           f"an integer from 0 to {SERVER_MAX_ORDERS} on this server")
+    if config.samples > SERVER_MAX_SAMPLES:
+        raise CommandError("run.config.samples", config.samples,
+                           f"an integer from 0 to {SERVER_MAX_SAMPLES} on this server")
+    return {"cmd": "import", "config": config, "command_log": log, "scenario": scenario,
+            **moment}
+
+
+def _history(command: dict) -> dict:
+    _fields("history", command, ("from_seq", "to_seq"))
+    if "from_seq" not in command:
+        raise CommandError("from_seq", None, f"an integer from 0 to {MAX_SEQ}")
+    first = check_int("from_seq", command["from_seq"], 0, MAX_SEQ, CommandError)
+    last = command.get("to_seq")
+    if last is not None:
+        last = check_int("to_seq", last, first, MAX_SEQ, CommandError)
+    return {"cmd": "history", "from_seq": first, "to_seq": last}
+
+
+TIME_COMMANDS = {"seek": _seek, "fork": _fork, "export": _export, "history": _history}
 
 
 def describe() -> dict:
     """The protocol's limits, sent to a client when it joins."""
     return {"speed_min": SPEED_MIN, "speed_max": SPEED_MAX, "max_payload": MAX_PAYLOAD_BYTES,
+            "max_import": MAX_IMPORT_BYTES, "history_events": MAX_HISTORY_EVENTS,
+            "fork_commands": MAX_FORK_COMMANDS,
             "max_seed": MAX_SEED, "max_orders": SERVER_MAX_ORDERS,
             "commands": list(COMMAND_NAMES), "failure_points": list(FAILURE_POINTS)}
