@@ -8,6 +8,8 @@ import hashlib
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from engine import Simulation, preset_config
 from engine.errors import CommandError
@@ -445,3 +447,65 @@ def test_time_through_a_real_server(server):
         assert original["run"] == exported["run"]
     finally:
         client.close()
+
+
+# -- any order of Time commands -------------------------------------------------------------
+
+OPS = st.lists(st.one_of(
+    st.tuples(st.just("seek"), st.sampled_from(["seq", "t"]), st.floats(0.0, 1.2)),
+    st.tuples(st.just("live")), st.tuples(st.just("step-back")),
+    st.tuples(st.just("play"), st.floats(0.05, 1.5)), st.tuples(st.just("step")),
+    st.tuples(st.just("create-order")), st.tuples(st.just("fork"), st.booleans()),
+    st.tuples(st.just("history"), st.integers(0, 60)),
+), max_size=14)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["happy-path", "four-failures", "lossy-network"]), OPS)
+def test_any_order_of_time_commands_shows_what_a_replay_shows(scenario, ops):
+    client = new_client()
+    client.command("scenario", 0.0, name=scenario)
+    client.command("speed", 0.0, speed=6)
+    now = 0.0
+    for op in ops:
+        session = client.session
+        head = session.sim
+        try:
+            if op[0] == "seek":
+                fraction = op[2]
+                if op[1] == "seq":
+                    answer = client.command("seek", now, seq=int(head.seq * fraction))
+                else:
+                    answer = client.command("seek", now, t=head.now * fraction)
+            elif op[0] == "play":
+                client.command("play", now)
+                now = client.run(now, op[1])
+                client.command("pause", now)
+                continue
+            elif op[0] == "fork":
+                commands = [{"cmd": "set-failure", "point": "reply-lost", "mode": "on"}]
+                answer = client.command("fork", now, commands=commands if op[1] else [])
+                assert client.snapshots[-1]["forked_from"] == answer["forked_from"]
+                continue
+            elif op[0] == "history":
+                page = client.command("history", now, from_seq=op[1])
+                assert page["to_seq"] <= max(session.sim.seq, page["from_seq"] - 1)
+                assert [e["seq"] for e in page["events"]] == list(
+                    range(page["from_seq"], page["to_seq"] + 1))
+                continue
+            else:
+                answer = client.command(op[0], now)
+        except CommandError as error:
+            assert error.field == "view" and session.view is not None
+            continue
+        if op[0] in ("seek", "step-back", "live") and not answer.get("start"):
+            snap = client.snapshots[-1]
+            view = snap["view"]
+            assert view == answer["view"] and view["head_seq"] == session.sim.seq
+            if not view["live"]:
+                log = session.sim.command_log
+                config = session.sim.config
+                by_t, _ = Simulation.replay(config, log, until=view["t"])
+                by_seq, _ = Simulation.replay(config, log, until_seq=view["seq"])
+                assert snap["state"] in (by_t.snapshot(max_orders=200),
+                                         by_seq.snapshot(max_orders=200))
