@@ -16,6 +16,7 @@ BENCHMARKS = {
     "engine": "bench.engine_vs_simpy",
     "server": "bench.server",
     "ui": "bench.ui",
+    "diagram": "bench.diagram",
     "history": "bench.history",
 }
 

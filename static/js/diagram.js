@@ -341,6 +341,7 @@ export class Diagram {
     this.drawnMarks = new Int32Array(4096);
     this.drawnFlags = new Int32Array(1024);
     this.run = undefined;
+    this.storeSeq = 0;
     this.clear();
     // The window: t0 (left edge) and span (seconds across); follow keeps "now" in view.
     this.span = START_SPAN;
@@ -398,9 +399,11 @@ export class Diagram {
       this.span = START_SPAN;
       this.follow = true;
       this.seedFromStore();
-    } else if (this.store.appliedSeq < this.lastSeq && !applied) {
-      this.truncate(this.store.appliedSeq); // the run went back (a snapshot of an earlier moment)
+    } else if (this.store.appliedSeq < this.storeSeq) {
+      // The run went back (a snapshot of an earlier moment in the same run).
+      this.truncate(applied && applied.length ? applied[0].seq - 1 : this.store.appliedSeq);
     }
+    this.storeSeq = this.store.appliedSeq;
     if (applied) this.add(applied);
     const metrics = this.store.metricsRun();
     if (metrics !== this.metricsMode) {
@@ -693,7 +696,7 @@ export class Diagram {
   /** Zoom by `factor` (> 1 zooms in) around time `at` (default: the middle, or now when following). */
   zoom(factor, at) {
     const [t0, t1] = this.windowNow();
-    const maxSpan = Math.max(START_SPAN, (this.now_() - this.start()) * 1.25);
+    const maxSpan = Math.max(START_SPAN * 2, (this.now_() - this.start()) * 1.25);
     const span = Math.min(maxSpan, Math.max(MIN_SPAN, this.span / factor));
     if (this.follow && at === undefined) {
       this.span = span;
@@ -1555,6 +1558,7 @@ export class Diagram {
     });
     return {
       t0: m.t0, t1: m.t1, span: m.span, follow: m.follow, now: m.now, aggregated: m.aggregated, density: m.density,
+      lifelines: { sender: this.ySend * k, receiver: this.yRecv * k },
       arrows, crosses, ticks, flags, lost: m.lost,
       bands: m.bands, timeouts: ticks.filter((t) => t.type === "timeout"),
       highlighted: m.highlighted.map((i) => mc.id[i]),
