@@ -184,7 +184,7 @@ def test_commands_apply_at_the_current_virtual_time():
     client.command("play", 0.0)
     # Between two frames: the command lands at the virtual time of its wall time.
     answer = client.command("create-order", 1.0 / FPS + 0.01, amount=7)
-    assert answer == {"order": 2}
+    assert answer["order"] == 2
     client.run(0.0, 0.2)
     created = [e for e in client.events if e["type"] == "order-created"]
     assert [e["amount"] for e in created] == [100, 7]

@@ -112,6 +112,11 @@ def test_every_command_has_a_valid_form():
         "set-credit-limit": {"credit_limit": 10},
         "play": {}, "pause": {}, "step": {}, "reset": {},
         "speed": {"speed": 2},
+        # time (issue 10)
+        "seek": {"seq": 0}, "live": {}, "step-back": {}, "fork": {}, "export": {},
+        "history": {"from_seq": 1},
+        "import": {"run": {"format": "at-most-once-run", "version": 1,
+                           "config": {"seed": 1}, "command_log": []}},
     }
     assert set(valid) == set(COMMAND_NAMES)
     for name, fields in valid.items():
