@@ -121,6 +121,63 @@ function upperBound(a, n, v) {
   return lo;
 }
 
+/** lowerBound from index `from` on, galloping (cheap when the answer is near). */
+function lowerBoundFrom(a, n, v, from) {
+  let lo = from;
+  let step = 1;
+  let hi = from;
+  while (hi < n && a[hi] < v) {
+    lo = hi + 1;
+    hi += step;
+    step *= 2;
+  }
+  hi = Math.min(hi, n);
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid] < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Counts per column of the times in sorted `a` (n of them) within [t0, t0 + span), `cols`
+ * equal columns, into `out`: O(cols log n), whatever n (the density bands at any zoom).
+ */
+function binCounts(a, n, t0, span, cols, out) {
+  let i = lowerBound(a, n, t0);
+  for (let b = 0; b < cols; b++) {
+    const j = lowerBoundFrom(a, n, t0 + ((b + 1) * span) / cols, i);
+    out[b] = j - i;
+    i = j;
+  }
+  return out;
+}
+
+/** A growable sorted list of times (an index for the density bands). */
+class Times {
+  constructor() {
+    this.a = new Float64Array(1024);
+    this.n = 0;
+  }
+
+  push(t) {
+    if (this.n === this.a.length) {
+      const a = new Float64Array(this.a.length * 2);
+      a.set(this.a);
+      this.a = a;
+    }
+    // Kept sorted: events come in time order, so this is an append but for ties.
+    let i = this.n++;
+    while (i > 0 && this.a[i - 1] > t) {
+      this.a[i] = this.a[i - 1];
+      i--;
+    }
+    this.a[i] = t;
+    return i;
+  }
+}
+
 function esc(s) {
   return String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
 }
@@ -370,6 +427,14 @@ export class Diagram {
     this.oRep = new Int32Array(1024);
     this.oFlag = new Int32Array(1024);
     this.maxDur = 0; // the longest message so far (send to end), s
+    // Time indexes for the density bands (binned per pixel column by binary search):
+    // sends per leg, losses (with their rows), marks per lifeline, alarms (timeouts at the
+    // sender, crashes at the receiver) per lifeline.
+    this.sendT = [new Times(), new Times()];
+    this.lostT = new Times();
+    this.lostRow = new Int32Array(1024);
+    this.markT = [new Times(), new Times()];
+    this.alarmT = [new Times(), new Times()];
     this.firstT = null;
     this.lastT = 0;
     this.lastSeq = 0;
@@ -445,6 +510,7 @@ export class Diagram {
         c.kind[i] = KIND_OF[e.kind] ?? 0;
         c.fate[i] = FLIGHT;
         this.open.set(e.msg, i);
+        this.sendT[c.leg[i]].push(c.send[i]);
         if (e.order) this.setOrder(e.leg === "reply" ? "oRep" : "oReq", e.order, i + 1);
         const d = c.arr[i] - c.send[i];
         if (d > this.maxDur) this.maxDur = d;
@@ -472,6 +538,7 @@ export class Diagram {
         c.end[i] = e.t;
         c.at[i] = at;
         c.endSeq[i] = e.seq || 0;
+        this.indexLoss(i);
         break;
       }
       case "message-forgotten": {
@@ -532,6 +599,40 @@ export class Diagram {
     c.order[i] = e.order || 0;
     c.msg[i] = e.msg || 0;
     c.type[i] = type;
+    this.indexMark(i);
+  }
+
+  indexMark(i) {
+    const c = this.marks.c;
+    const side = ON_RECEIVER[c.type[i]] ? 1 : 0;
+    this.markT[side].push(c.t[i]);
+    if (c.type[i] === M_CRASH || c.type[i] === M_TIMEOUT) this.alarmT[side].push(c.t[i]);
+  }
+
+  indexLoss(i) {
+    const L = this.lostT;
+    if (L.n === this.lostRow.length) {
+      const a = new Int32Array(this.lostRow.length * 2);
+      a.set(this.lostRow);
+      this.lostRow = a;
+    }
+    const at = L.push(this.msgs.c.end[i]);
+    this.lostRow.copyWithin(at + 1, at, L.n - 1);
+    this.lostRow[at] = i;
+  }
+
+  /** The time indexes again from the records (after a truncation). */
+  reindex() {
+    this.sendT = [new Times(), new Times()];
+    this.lostT = new Times();
+    this.markT = [new Times(), new Times()];
+    this.alarmT = [new Times(), new Times()];
+    const c = this.msgs.c;
+    for (let i = 0; i < this.msgs.n; i++) {
+      this.sendT[c.leg[i]].push(c.send[i]);
+      if (c.fate[i] === LOST || c.fate[i] === DOWN) this.indexLoss(i);
+    }
+    for (let i = 0; i < this.marks.n; i++) this.indexMark(i);
   }
 
   /** An event an order's divergence may begin at: remember where it happened. */
@@ -630,6 +731,7 @@ export class Diagram {
       for (let j = 0; j < a.length; j++) if (a[j] > M.n) a[j] = 0;
     }
     this.reindexFlags();
+    this.reindex();
     this.lastSeq = seq;
     this.dirty = true;
   }
@@ -1180,29 +1282,17 @@ export class Diagram {
     const lostRows = [];
     let lostInView = 0;
     if (aggregate) {
-      // density bands, binned per pixel column: sent per leg (by send time), lost (by loss time)
+      // density bands, binned per pixel column: sent per leg (by send time), lost (by loss
+      // time), from the time indexes: the cost follows the columns, not the messages
       const cols = Math.max(1, Math.floor(plotPx));
-      const sentReq = new Uint32Array(cols);
-      const sentRep = new Uint32Array(cols);
-      const lost = new Uint32Array(cols);
-      const scale = cols / this.span;
-      for (let i = lo; i < hi; i++) {
-        const s = mc.send[i];
-        if (s >= t0) {
-          const b = ((s - t0) * scale) | 0;
-          if (b < cols) (mc.leg[i] ? sentRep : sentReq)[b]++;
-        }
-        const f = mc.fate[i];
-        if (f === LOST || f === DOWN) {
-          const e = mc.end[i];
-          if (e >= t0 && e <= t1) {
-            lostInView++;
-            if (lostRows.length <= MAX_CROSSES) lostRows.push(i);
-            const b = ((e - t0) * scale) | 0;
-            if (b < cols) lost[b]++;
-          }
-        }
-      }
+      const sentReq = binCounts(this.sendT[0].a, this.sendT[0].n, t0, this.span, cols, this.bins(0, cols));
+      const sentRep = binCounts(this.sendT[1].a, this.sendT[1].n, t0, this.span, cols, this.bins(1, cols));
+      const L = this.lostT;
+      const lostLo = lowerBound(L.a, L.n, t0);
+      const lostHi = upperBound(L.a, L.n, t1);
+      lostInView = lostHi - lostLo;
+      if (lostInView <= MAX_CROSSES) for (let k = lostLo; k < lostHi; k++) lostRows.push(this.lostRow[k]);
+      const lost = lostInView > MAX_CROSSES ? binCounts(L.a, L.n, t0, this.span, cols, this.bins(2, cols)) : null;
       const colW = (x1 - x0) / cols;
       const mid = (ySend + yRecv) / 2;
       const third = (yRecv - ySend) / 3;
@@ -1382,13 +1472,10 @@ export class Diagram {
     } else {
       // dense: one tick per pixel column that has any mark, per lifeline
       const cols = Math.max(1, Math.floor(plotPx));
-      const onS = new Uint8Array(cols);
-      const onR = new Uint8Array(cols);
-      const scale = cols / this.span;
-      for (let i = kLo; i < kHi; i++) {
-        const b = ((kc.t[i] - t0) * scale) | 0;
-        if (b >= 0 && b < cols) (ON_RECEIVER[kc.type[i]] ? onR : onS)[b] = kc.type[i] === M_CRASH || kc.type[i] === M_TIMEOUT ? 2 : Math.max(1, (ON_RECEIVER[kc.type[i]] ? onR : onS)[b]);
-      }
+      const onS = binCounts(this.markT[0].a, this.markT[0].n, t0, this.span, cols, this.bins(3, cols));
+      const onR = binCounts(this.markT[1].a, this.markT[1].n, t0, this.span, cols, this.bins(4, cols));
+      const alS = binCounts(this.alarmT[0].a, this.alarmT[0].n, t0, this.span, cols, this.bins(5, cols));
+      const alR = binCounts(this.alarmT[1].a, this.alarmT[1].n, t0, this.span, cols, this.bins(6, cols));
       const colW = (x1 - x0) / cols;
       p.begin({ stroke: INK, width: Math.max(0.6, colW * 0.8), cls: "ticks dense" });
       for (let b = 0; b < cols; b++) {
@@ -1400,8 +1487,8 @@ export class Diagram {
       p.begin({ stroke: BAD, width: Math.max(0.8, colW), cls: "crashes dense" });
       for (let b = 0; b < cols; b++) {
         const x = x0 + (b + 0.5) * colW;
-        if (onR[b] === 2) p.seg(x, yRecv - 9, x, yRecv + 9);
-        if (onS[b] === 2) p.seg(x, ySend - 9, x, ySend + 9);
+        if (alR[b]) p.seg(x, yRecv - 9, x, yRecv + 9);
+        if (alS[b]) p.seg(x, ySend - 9, x, ySend + 9);
       }
       p.end();
     }
@@ -1443,12 +1530,7 @@ export class Diagram {
       }
     } else {
       const cols = Math.max(1, Math.floor(plotPx));
-      const any = new Uint8Array(cols);
-      const scale = cols / this.span;
-      for (let i = fLo; i < fHi; i++) {
-        const b = ((fc.t[i] - t0) * scale) | 0;
-        if (b >= 0 && b < cols) any[b] = 1;
-      }
+      const any = binCounts(fc.t, F.n, t0, this.span, cols, this.bins(7, cols));
       const colW = (x1 - x0) / cols;
       const mid = (ySend + yRecv) / 2;
       p.begin({ stroke: BAD, width: Math.max(0.8, colW), cls: "flags dense" });
@@ -1503,6 +1585,15 @@ export class Diagram {
       p.text("→ now is further on: End or Follow", x1, 8, { align: "right", color: MUTED, font: F_BOLD });
     }
     this.model = model;
+  }
+
+  /** A reusable column buffer (one per purpose), so a frame allocates none. */
+  bins(k, cols) {
+    if (!this.binBufs) this.binBufs = [];
+    const b = this.binBufs[k];
+    if (b && b.length === cols) return b;
+    this.binBufs[k] = new Uint32Array(cols);
+    return this.binBufs[k];
   }
 
   /** A sentence for screen readers: what the window shows (at most twice a second). */
