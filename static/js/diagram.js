@@ -63,7 +63,7 @@ const GUTTER = 88; // lifeline names at the left, logical units
 const RIGHT = 12;
 const DENSE = 2; // more arrows than this per pixel column of the plot: density bands
 const MAX_CROSSES = 400; // lost messages drawn one by one up to this many in view
-const MAX_FLAGS = 200;
+const MAX_FLAGS = 60; // flags drawn one by one up to this many in view; beyond, a tick per column
 const MAX_ARROW_LABELS = 60;
 const MAX_MARK_LABELS = 60;
 const MIN_SPAN = 0.02;
@@ -1323,7 +1323,7 @@ export class Diagram {
       let sentN = 0;
       for (let b = 0; b < cols; b++) sentN += sentReq[b] + sentRep[b];
       model.density = { columns: cols, sent: sentN, lost: lostInView };
-      label(`${fmtInt(inView)} messages shown as density (darker: more sent per pixel); zoom in for arrows`, (x0 + x1) / 2, 8, { align: "center", color: MUTED, bg: "#ffffff" }, 0);
+      label(`${fmtInt(inView)} messages as density · zoom in for arrows`, x0, 8, { color: MUTED, bg: "#ffffff" }, 0.2);
     } else {
       // one arrow per message, batched by style
       const groups = [
@@ -1542,6 +1542,7 @@ export class Diagram {
     model.flagRows = flagRows;
     model.flags = fHi - fLo;
 
+    if (this.follow === false && now > t1) label("now is further on (End) →", x1, 8, { align: "right", color: MUTED, font: F_BOLD }, 0.1);
     queue.sort((a, b) => a[0] - b[0]);
     for (const q of queue) place(q);
 
@@ -1581,9 +1582,6 @@ export class Diagram {
     }
     model.highlighted = shown;
 
-    if (this.follow === false && now > t1) {
-      p.text("→ now is further on: End or Follow", x1, 8, { align: "right", color: MUTED, font: F_BOLD });
-    }
     this.model = model;
   }
 
