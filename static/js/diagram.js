@@ -239,6 +239,19 @@ class CanvasPainter {
     c.globalAlpha = 1;
   }
 
+  /** Draw only inside this rectangle until unclip(). */
+  clip(x, y, w, h) {
+    const c = this.ctx;
+    c.save();
+    c.beginPath();
+    c.rect(x, y, w, h);
+    c.clip();
+  }
+
+  unclip() {
+    this.ctx.restore();
+  }
+
   hatch() {
     if (!this.pattern) {
       const p = document.createElement("canvas");
@@ -324,6 +337,16 @@ class SvgPainter {
 
   z() {
     this.d.push("Z");
+  }
+
+  clip(x, y, w, h) {
+    this.clips = (this.clips || 0) + 1;
+    const id = `plot${this.clips}`;
+    this.out.push(`<clipPath id="${id}"><rect x="${r2(x)}" y="${r2(y)}" width="${r2(w)}" height="${r2(h)}"/></clipPath><g clip-path="url(#${id})">`);
+  }
+
+  unclip() {
+    this.out.push("</g>");
   }
 
   end() {
@@ -1225,6 +1248,9 @@ export class Diagram {
       label(`${t.toFixed(decimals)} s`, this.X(t), yAxis + 9, { align: "center", color: MUTED }, 6);
     }
 
+    // what is drawn against time stays inside the plot (an arrow sent before the window)
+    p.clip(x0 - 8, 0, x1 - x0 + 16, h);
+
     // downtime bands on the receiver's lifeline
     const B = this.bands;
     const bLo = Math.max(0, lowerBound(B.c.from, B.n, t0 - 3600) - 1);
@@ -1254,10 +1280,13 @@ export class Diagram {
     p.begin({ stroke: GOOD, width: 3, cls: "lifeline receiver" });
     p.seg(x0, yRecv, x1, yRecv);
     p.end();
-    p.text("Order", 6, ySend - 8, { font: F_NAME, color: "#1d4ed8" });
-    p.text("service", 6, ySend + 8, { font: F_NAME, color: "#1d4ed8" });
-    p.text("Customer", 6, yRecv - 8, { font: F_NAME, color: GOOD });
-    p.text("service", 6, yRecv + 8, { font: F_NAME, color: GOOD });
+    // the gutter's words, drawn after the plot (outside its clip)
+    const gutter = [
+      ["Order", 6, ySend - 8, { font: F_NAME, color: "#1d4ed8" }],
+      ["service", 6, ySend + 8, { font: F_NAME, color: "#1d4ed8" }],
+      ["Customer", 6, yRecv - 8, { font: F_NAME, color: GOOD }],
+      ["service", 6, yRecv + 8, { font: F_NAME, color: GOOD }],
+    ];
 
     // "now"
     if (now >= t0 && now <= t1) {
@@ -1317,9 +1346,9 @@ export class Diagram {
       strip(sentReq, ySend + 6, third - 8, KIND_COLOR[0], "density request");
       strip(sentRep, yRecv - third + 2, third - 8, KIND_COLOR[1], "density reply");
       if (lostInView > MAX_CROSSES) strip(lost, mid - third / 2 + 4, third - 8, BAD, "density lost");
-      p.text("requests →", 6, ySend + third / 2 + 2, { font: F_LABEL, color: MUTED });
-      p.text("← replies", 6, yRecv - third / 2 - 2, { font: F_LABEL, color: MUTED });
-      if (lostInView > MAX_CROSSES) p.text("✗ lost", 6, mid + 2, { font: F_BOLD, color: BAD });
+      gutter.push(["requests →", 6, ySend + third / 2 + 2, { font: F_LABEL, color: MUTED }]);
+      gutter.push(["← replies", 6, yRecv - third / 2 - 2, { font: F_LABEL, color: MUTED }]);
+      if (lostInView > MAX_CROSSES) gutter.push(["✗ lost", 6, mid + 2, { font: F_BOLD, color: BAD }]);
       let sentN = 0;
       for (let b = 0; b < cols; b++) sentN += sentReq[b] + sentRep[b];
       model.density = { columns: cols, sent: sentN, lost: lostInView };
@@ -1542,6 +1571,8 @@ export class Diagram {
     model.flagRows = flagRows;
     model.flags = fHi - fLo;
 
+    p.unclip();
+    for (const g of gutter) p.text(...g);
     if (this.follow === false && now > t1) label("now is further on (End) →", x1, 8, { align: "right", color: MUTED, font: F_BOLD }, 0.1);
     queue.sort((a, b) => a[0] - b[0]);
     for (const q of queue) place(q);
@@ -1563,6 +1594,7 @@ export class Diagram {
     }
     const shown = hlRows.filter((i) => mc.send[i] <= t1 && (mc.end[i] >= t0 || mc.fate[i] === FLIGHT));
     if (shown.length) {
+      p.clip(x0 - 8, 0, x1 - x0 + 16, h);
       p.begin({ stroke: FOCUS, width: 8, cls: "highlight halo", cap: "round" });
       for (const i of shown) {
         const [ax, ay, bx, by] = this.arrowGeom(i);
@@ -1579,6 +1611,7 @@ export class Diagram {
         const mx = Math.min(x1 - tw / 2, Math.max(x0 + tw / 2, (ax + bx) / 2));
         p.text(s, mx, (ay + by) / 2, { align: "center", bg: FOCUS, font: F_BOLD, color: "#111111" });
       }
+      p.unclip();
     }
     model.highlighted = shown;
 
