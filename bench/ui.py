@@ -72,8 +72,12 @@ def _launch(pw):
     return pw.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS, headless=True)
 
 
+PLAIN: dict[str, int] = {}
+
+
 def measure_load(browser, url: str, loads: int) -> tuple[int, dict[str, int], list[float]]:
-    """Page weight of the first load, and time to usable over `loads` fresh loads."""
+    """Page weight of the first load (bytes on the wire: the server gzips its text), and
+    time to usable over `loads` fresh loads. `PLAIN` gets the uncompressed sizes."""
     weight: dict[str, int] = {}
     usable: list[float] = []
     for i in range(loads):
@@ -82,7 +86,10 @@ def measure_load(browser, url: str, loads: int) -> tuple[int, dict[str, int], li
         if i == 0:
             def on_response(response, sizes=weight):
                 try:
-                    sizes[response.url] = len(response.body())
+                    body = len(response.body())
+                    length = response.header_value("content-length")
+                    sizes[response.url] = int(length) if length else body
+                    PLAIN[response.url] = body
                 except Exception:  # a redirect or an aborted request has no body
                     pass
             page.on("response", on_response)
@@ -187,10 +194,11 @@ def main(argv: list[str] | None = None) -> int:
 
     line = "-" * 86
     print(line)
-    print("Page weight (first load, every response):")
+    print("Page weight (first load, every response; on the wire, and uncompressed):")
     for url, size in sorted(files.items(), key=lambda kv: -kv[1]):
-        print(f"  {size / 1024:8.1f} KB  {url.replace(server.url, '')}")
-    print(f"  {weight / 1024:8.1f} KB  total")
+        print(f"  {size / 1024:8.1f} KB  {PLAIN.get(url, size) / 1024:8.1f} KB  "
+              f"{url.replace(server.url, '')}")
+    print(f"  {weight / 1024:8.1f} KB  {sum(PLAIN.values()) / 1024:8.1f} KB  total")
     print(line)
     print(f"Time to usable (navigation start -> first snapshot drawn), {len(usable)} loads:")
     print("  " + ", ".join(f"{ms:.0f}" for ms in usable) + " ms; median "

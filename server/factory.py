@@ -15,7 +15,7 @@ from pathlib import Path
 from flask import Flask, jsonify, render_template
 from werkzeug.exceptions import HTTPException
 
-from . import transport
+from . import compress, transport
 from .guard import Guard, HostCheck
 from .handlers import register_ack, socketio
 from .hub import Hub
@@ -91,6 +91,8 @@ def create_app(config: dict | None = None) -> Flask:
     hub.install()
     app.extensions["amo_hub"] = hub
     register_ack(hub)
+
+    compress.install(app)
 
     @app.get("/")
     def index():

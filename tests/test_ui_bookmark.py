@@ -123,7 +123,7 @@ def test_bad_parameters_are_named_and_defaults_used(page, server):
     ("?request-lost=maybe", f"URL parameter request-lost=maybe: {ALLOWED_FAILURE}; "
                             "the default is used."),
     ("?reply-lost=on&reply-lsot=next", "URL parameter reply-lsot=next: no such parameter (they "
-     "are scenario, seed, speed, play, request-lost, crash-before-processing, "
+     "are scenario, seed, speed, play, log, t, request-lost, crash-before-processing, "
      "crash-after-processing, reply-lost); ignored."),
 ], ids=["seed", "speed", "empty-scenario", "typo", "failure-point", "failure-point-typo"])
 def test_one_bad_parameter_in_the_status_line(page, server, query, said):

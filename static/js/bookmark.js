@@ -1,13 +1,16 @@
 // Bookmarks for a lecture: ?scenario=NAME&seed=S&speed=X&play=1 opens that preset ready, and
 // one parameter per failure point (?reply-lost=on&request-lost=30%) sets the failures too
-// (docs/bookmarks.md).
+// (docs/bookmarks.md). A shared run's link (Copy link, share.js) adds `log` (the command
+// log, compact) and `t` (the moment looked at): it is replayed, event for event.
 // URL -> commands: reads and checks the page's URL parameters against what the server
 // allows (its presets and limits from the join answer), then sends the commands that open
 // the run they describe. A bad parameter becomes a problem in words (the status line and
 // a notice), never a command; a number out of range is clamped to the nearest allowed
 // value, and said too.
 
-const BASIC = ["scenario", "seed", "speed", "play"];
+import { decodeLog } from "./share.js";
+
+const BASIC = ["scenario", "seed", "speed", "play", "log", "t"];
 // The failure points as the server names them (its join answer's limits.failure_points
 // wins; this list is only for a server that does not send one).
 const FAILURE_POINTS = ["request-lost", "crash-before-processing", "crash-after-processing", "reply-lost"];
@@ -111,6 +114,17 @@ export function readBookmark(search, presets, limits = {}) {
     } else if (NO.has(raw)) out.play = false;
     else problem("play", raw, "allowed: 1, yes, true or on to start playing; 0, no, false or off to open paused");
   }
+  if (params.has("log")) {
+    const d = decodeLog(params.get("log").trim());
+    if (d.error) problem("log", params.get("log"), `a command log as written by Copy link (${d.error})`);
+    else if (out.scenario === undefined) problem("log", params.get("log"), "allowed only with a scenario=");
+    else out.log = d.log;
+  }
+  if (params.has("t")) {
+    const raw = params.get("t").trim();
+    if (NUMBER.test(raw) && Number(raw) >= 0 && out.log) out.at = Number(raw);
+    else problem("t", raw, "allowed: a virtual time from 0 up, with a log=");
+  }
   for (const point of points) {
     if (!params.has(point)) continue;
     const raw = params.get(point).trim();
@@ -144,7 +158,7 @@ export function problemsSummary(problems) {
   return `${problems.length} URL parameters not used as given (${names}): see the notice above.`;
 }
 
-const APPLIED_KEY = "amo.bookmark";
+export const APPLIED_KEY = "amo.bookmark";
 
 /**
  * Applies the page's bookmark once per tab (a reload of the same tab keeps its run), and
@@ -157,8 +171,9 @@ export class Bookmark {
    * @param {object} o search (location.search), store, controls (play, showSpeed),
    *   send (commands), notice, announcer
    */
-  constructor({ search, store, controls, send, notice, announcer }) {
+  constructor({ search, store, controls, send, notice, announcer, importRun }) {
     this.search = search;
+    this.importRun = importRun; // (run file, at) -> answer: a shared run's link
     this.store = store;
     this.controls = controls;
     this.send = send;
@@ -187,20 +202,26 @@ export class Bookmark {
       } catch {
         /* ignore */
       }
-      if (b.scenario !== undefined || b.seed !== undefined) {
+      if (b.log && this.importRun) {
+        // A shared run: the preset's config with the link's seed, and the command log
+        // (the failure points' settings are in it); replayed to the moment `at`.
+        const preset = presets.find((p) => p.name === b.scenario);
+        const config = { ...(preset && preset.config), ...(b.seed !== undefined ? { seed: b.seed } : {}) };
+        await this.importRun({ format: "at-most-once-run", version: 1, scenario: b.scenario, config, command_log: b.log }, b.at);
+      } else if (b.scenario !== undefined || b.seed !== undefined) {
         const fields = { name: b.scenario || this.store.scenario || (presets[0] && presets[0].name) };
         if (b.seed !== undefined) fields.seed = b.seed;
         await this.send("scenario", fields);
       }
       // The whole setting of each failure point the link names, over the scenario's.
-      for (const [point, setting] of Object.entries(b.failures)) {
+      for (const [point, setting] of Object.entries(b.log ? {} : b.failures)) {
         await this.send("set-failure", { point, ...setting });
       }
       if (b.speed !== undefined) {
         const a = await this.send("speed", { speed: b.speed });
         if (a.ok) this.controls.showSpeed(a.speed);
       }
-      if (b.play) {
+      if (b.play && b.at === undefined) {
         const a = await this.controls.play();
         if (a && a.ok) said.push(playingText(b.playRaw));
       }

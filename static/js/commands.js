@@ -14,14 +14,17 @@ export class Commands {
     this.store = store;
     this.announcer = announcer;
     this.unanswered = null; // the words for a command that got no answer, until the re-sync
+    this.after = null; // (cmd) after an answered command (the address bar follows the run)
     this.send = this.send.bind(this);
   }
 
-  /** Send a command; resolves with the answer ({ok, ...}), never rejects. */
-  async send(cmd, fields) {
+  /** Send a command; resolves with the answer ({ok, ...}), never rejects. `quiet`: a
+   * refusal is the caller's to say (the status line is left alone). */
+  async send(cmd, fields, { quiet = false } = {}) {
     const answer = await this.conn.command(cmd, fields);
     if (answer.ok) {
       if (typeof answer.playing === "boolean") this.store.setPacing({ playing: answer.playing });
+      if (this.after) this.after(cmd);
       if (answer.custom && !this.store.custom) {
         this.store.custom = true;
         if (this.view) this.view.dirty.failures = true;
@@ -30,7 +33,7 @@ export class Commands {
       this.unanswered = noAnswer(cmd);
       this.announcer.say(`${this.unanswered}. Re-syncing with the server…`);
       this.conn.resync();
-    } else {
+    } else if (!quiet) {
       this.announcer.say(refused(cmd, describeError(answer.error)));
     }
     return answer;

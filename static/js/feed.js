@@ -6,6 +6,8 @@
 // server no longer had (restarted): a notice and the status line.
 import { RUN_REPLACED } from "./words.js";
 
+const HISTORY_FOR_LOG = 2000; // events fetched to fill the log after a snapshot
+
 export class Feed {
   /**
    * @param {object} o store, clock, view (ViewState), panels, log, controls,
@@ -29,6 +31,9 @@ export class Feed {
     this.log.reset();
     this.controls.showRun();
     this.failureControls.render(store.failures);
+    if (this.timeline) this.timeline.onSnapshot(snap);
+    if (this.share && this.ready) this.share.changed(); // the address bar follows the run
+    this.backfillLog(snap);
     this.panels.render(clock.display, performance.now());
     this.log.render(true);
     // A re-sync after a command without an answer says so; a fresh view says how to start.
@@ -38,6 +43,18 @@ export class Feed {
     }
     this.snapshotSeen = true;
     this.markReady();
+  }
+
+  /** The log after a snapshot (a seek, a reload): the events that led up to it, from the
+   * server's history (rebuilt from its checkpoints), at most a log's worth. */
+  async backfillLog(snap) {
+    if (!snap.seq || !this.commands) return;
+    const which = this.stats.snapshots; // a later snapshot makes this answer stale
+    const from = Math.max(1, snap.seq - HISTORY_FOR_LOG + 1);
+    const a = await this.commands.send("history", { from_seq: from, to_seq: snap.seq }, { quiet: true });
+    if (!a.ok || a.run !== snap.run || this.stats.snapshots !== which) return;
+    this.view.prependLog(a.events || []);
+    this.log.render(true);
   }
 
   onBatch(batch) {
@@ -58,6 +75,7 @@ export class Feed {
     const limits = answer.limits || {};
     this.controls.setPresets(answer.presets);
     this.controls.setLimits(limits);
+    if (this.share && limits.max_import) this.share.maxImport = limits.max_import;
     this.controls.showRun();
     this.failureControls.build(limits.failure_points || Object.keys(this.store.failures));
     this.failureControls.render(this.store.failures);

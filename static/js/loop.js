@@ -9,9 +9,9 @@ const BUSY_PANEL_INTERVAL_MS = 250;
 
 /**
  * @param {object} o store, clock, view (ViewState), stage, diagram (the space-time diagram), panels, log, failureControls,
- *   controls, announcer, stats, reducedMotion (a MediaQueryList)
+ *   controls, timeline, announcer, stats, reducedMotion (a MediaQueryList)
  */
-export function startLoop({ store, clock, view, stage, diagram, panels, log, failureControls, controls, announcer, stats, reducedMotion }) {
+export function startLoop({ store, clock, view, stage, diagram, panels, log, failureControls, controls, timeline, announcer, stats, reducedMotion }) {
   let lastPanels = 0;
   let lastLog = 0;
   let eventsAtLastPanels = 0;
@@ -53,6 +53,7 @@ export function startLoop({ store, clock, view, stage, diagram, panels, log, fai
         log.render();
       }
       controls.showPlaying();
+      if (timeline) timeline.frame();
     }
     requestAnimationFrame(frame);
   }

@@ -17,10 +17,11 @@ import { startLoop } from "./loop.js";
 import { Notice } from "./notice.js";
 import { Panels } from "./panels.js";
 import { Presentation } from "./present.js";
+import { Share } from "./share.js";
 import { Stage } from "./stage.js";
+import { Timeline } from "./timeline.js";
 import { Store } from "./store.js";
 import { ViewState } from "./viewstate.js";
-import { BACK_NOT_YET } from "./words.js";
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -35,10 +36,10 @@ const commands = new Commands({ conn, store, announcer, view });
 const send = commands.send;
 
 const failureControls = new FailureControls({
-  panel: $("#failures"), stageEl: $("#stage"), sameNote: $("#same-note"), store, view, send, announcer,
+  panel: $("#failures"), stageEl: $("#stage-view"), sameNote: $("#same-note"), store, view, send, announcer,
 });
 const stage = new Stage({
-  canvas: $("#stage-canvas"), stageEl: $("#stage"), senderEl: $("#sender"), receiverEl: $("#receiver"),
+  canvas: $("#stage-canvas"), stageEl: $("#stage-view"), senderEl: $("#sender"), receiverEl: $("#receiver"),
   store, view, onFailureClick: (point) => failureControls.toggle(point),
 });
 const log = new EventLog($("#log"), $("#log-count"), store, view);
@@ -60,7 +61,27 @@ const controls = new Controls({
     scenario: $("#scenario"), seed: $("#seed"), explains: $("#explains"), speed: $("#speed"), speedOut: $("#speed-out"),
   },
 });
-const bookmark = new Bookmark({ search: window.location.search, store, controls, send, notice, announcer });
+const timeline = new Timeline({
+  store, clock, send, announcer,
+  els: { stage: $("#stage"), slider: $("#timeline"), out: $("#timeline-out"), back: $("#step-back"), live: $("#live"), fork: $("#fork"), exportOriginal: $("#export-original") },
+});
+const share = new Share({
+  send, store, clock, timeline, controls, announcer, notice,
+  els: { copy: $("#copy-link"), exportBtn: $("#export-run"), exportOriginal: $("#export-original"), importBtn: $("#import-run"), importFile: $("#import-file") },
+});
+// A choice in the Share menu closes it.
+$("#run-menu").addEventListener("click", (ev) => {
+  if (ev.target.closest(".menu button")) $("#run-menu").open = false;
+});
+// Step in the past goes one event on (the mirror of Step back); in the present, the run's.
+const stepInRun = controls.actions.step;
+controls.actions.step = () => (timeline.inPast ? timeline.stepForward() : stepInRun());
+const bookmark = new Bookmark({
+  search: window.location.search, store, controls, send, notice, announcer,
+  importRun: (run, at) => share.importRun(run, at),
+});
+// Every answered command may change the run or the moment shown: the address bar follows.
+commands.after = (cmd) => cmd !== "export" && cmd !== "history" && share.changed();
 const indicator = new ConnectionIndicator($("#connection"), announcer);
 const presentation = new Presentation({ button: $("#present"), onChange: () => stage.resize(), announcer });
 const keysDialog = $("#keys-dialog");
@@ -70,7 +91,7 @@ new Keys({
   dialog: keysDialog,
   actions: {
     ...controls.actions,
-    back: () => announcer.say(BACK_NOT_YET),
+    back: () => timeline.stepBack(),
     present: () => presentation.toggle(),
     help: () => keysDialog.showModal(),
     escape: () => (notice.shown ? notice.hide() : presentation.on && presentation.leave()),
@@ -80,12 +101,12 @@ new Keys({
 });
 
 conn.open(new Feed({
-  store, clock, view, panels, log, controls, failureControls, bookmark, indicator, commands, announcer, notice, stats,
+  store, clock, view, panels, log, controls, failureControls, bookmark, indicator, commands, announcer, notice, timeline, share, stats,
 }));
 startLoop({
-  store, clock, view, stage, diagram, panels, log, failureControls, controls, announcer, stats,
+  store, clock, view, stage, diagram, panels, log, failureControls, controls, timeline, announcer, stats,
   reducedMotion: window.matchMedia("(prefers-reduced-motion: reduce)"),
 });
 
 // For tests and the browser benchmark: handles to read (tests also call failureControls.build).
-window.amo = { store, view, clock, conn, stage, diagram, stats, panels, log, failureControls, presentation };
+window.amo = { store, view, clock, conn, stage, diagram, stats, panels, log, failureControls, presentation, timeline, share };

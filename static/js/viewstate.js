@@ -74,6 +74,23 @@ export class ViewState {
     }
   }
 
+  /** Events from before the snapshot (the server's `history`), put before the entries the
+   * view has appended since: the log shows what led up to the moment. No flashes. */
+  prependLog(events) {
+    const later = [];
+    for (let i = this.logStart(); i < this.logCount; i++) later.push(this.logAt(i));
+    const first = later.length ? later[0].seq : Infinity;
+    const all = events.filter((e) => e.seq < first).concat(later);
+    this.log = new Array(LOG_CAPACITY);
+    this.logCount = 0;
+    for (const e of all.slice(-LOG_CAPACITY)) {
+      this.log[this.logCount % LOG_CAPACITY] = e;
+      this.logCount++;
+    }
+    for (const e of events) if (e.type === "order-diverged") this.divergenceRev++;
+    this.dirty.log = true;
+  }
+
   flash(kind, e, wall, ms) {
     this.flashes.push({ kind, order: e.order, msg: e.msg, t: e.t, wall, until: wall + ms });
     if (this.flashes.length > MAX_FLASHES) this.flashes.shift();

@@ -121,7 +121,6 @@ export const RUN_REPLACED = [
   "The server no longer had this run (it was restarted, or the run expired).",
   "A new run of the scenario started again at t = 0; what was shown before is gone.",
 ];
-export const BACK_NOT_YET = "Going back is not possible yet: this run keeps no history. R resets it.";
 export const NOTHING_LEFT = "Step: nothing left to happen, the run is over. Send order (N) to go on.";
 
 /** A command the server refused (a definite answer). */

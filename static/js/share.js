@@ -1,0 +1,236 @@
+// Save and share a run (issue 10). The engine is deterministic: a scenario, a seed and the
+// command log (each command with the virtual time and scheduler step it was given at)
+// give the same events, always. So:
+// - the address bar always describes the run: ?scenario=&seed=&speed=&log=&t= (`log` the
+//   command log in a compact form, `t` the virtual time looked at in the past); "Copy link"
+//   copies it; opening it replays the same run to the same moment (bookmark.js);
+// - "Export run" saves the run file (docs/runfile.md) the server answers `export` with;
+//   "Import run" sends one back (`import`); a bad file is refused with its field named.
+// A run whose set-up a link cannot hold (config fields besides the seed changed) or whose
+// link would be too long says so, and Export run is the way to keep it.
+
+import { APPLIED_KEY } from "./bookmark.js";
+
+const POINT_CODE = {
+  "request-lost": "r", "crash-before-processing": "b", "crash-after-processing": "a", "reply-lost": "y",
+};
+const CODE_POINT = Object.fromEntries(Object.entries(POINT_CODE).map(([k, v]) => [v, k]));
+const MODE_CODE = { off: "0", next: "1", on: "2" };
+const CODE_MODE = { 0: "off", 1: "next", 2: "on" };
+export const MAX_LINK = 8000; // longer links are cut by some browsers, mail and chat tools
+const UPDATE_DELAY_MS = 400;
+
+/** One command in the compact form ("o", "o250", "fy2", "fr0p0.05", "c500"), or null. */
+export function encodeCommand(cmd) {
+  switch (cmd.cmd) {
+    case "create-order":
+      return cmd.amount === undefined ? "o" : `o${cmd.amount}`;
+    case "set-failure": {
+      const p = POINT_CODE[cmd.point];
+      if (!p) return null;
+      const m = cmd.mode === undefined ? "" : MODE_CODE[cmd.mode];
+      if (m === undefined) return null;
+      return `f${p}${m}${cmd.probability === undefined ? "" : `p${cmd.probability}`}`;
+    }
+    case "set-credit-limit":
+      return `c${cmd.credit_limit}`;
+    default:
+      return null;
+  }
+}
+
+/** A command log as `t_step_command` entries joined by "~", or null if one cannot be. */
+export function encodeLog(log) {
+  const parts = [];
+  for (const e of log) {
+    const c = encodeCommand(e.cmd);
+    if (c === null || !Number.isFinite(e.t) || !Number.isInteger(e.step)) return null;
+    parts.push(`${e.t}_${e.step}_${c}`); // String(t) round-trips a double exactly
+  }
+  return parts.join("~");
+}
+
+const NUM = "(?:\\d+(?:\\.\\d+)?(?:e[+-]?\\d+)?)";
+const ENTRY = new RegExp(`^(${NUM})_(\\d+)_(?:(o)(\\d+)?|f([rbay])([012])?(?:p(${NUM}))?|c(\\d+))$`, "i");
+
+/** The compact form back to a command log: {log} or {error: "entry 3 (…): …"}. */
+export function decodeLog(text) {
+  const log = [];
+  if (!text) return { log };
+  const entries = text.split("~");
+  for (let i = 0; i < entries.length; i++) {
+    const m = ENTRY.exec(entries[i]);
+    if (!m) return { error: `entry ${i + 1} (${entries[i].slice(0, 30)}): not t_step_command (commands: o, f<point><mode>, c<limit>)` };
+    const [, t, step, o, amount, point, mode, prob, limit] = m;
+    let cmd;
+    if (o) cmd = amount === undefined ? { cmd: "create-order" } : { cmd: "create-order", amount: Number(amount) };
+    else if (point) {
+      cmd = { cmd: "set-failure", point: CODE_POINT[point.toLowerCase()] };
+      if (mode !== undefined) cmd.mode = CODE_MODE[mode];
+      if (prob !== undefined) cmd.probability = Number(prob);
+      if (mode === undefined && prob === undefined) return { error: `entry ${i + 1}: a failure point needs a mode or a probability` };
+    } else cmd = { cmd: "set-credit-limit", credit_limit: Number(limit) };
+    log.push({ t: Number(t), step: Number(step), cmd });
+  }
+  return { log };
+}
+
+/** The run file's config, if a link can describe it: a preset's config with its seed. */
+function linkable(run, presets) {
+  const p = presets.find((x) => x.name === run.scenario);
+  if (!p || !p.config) return false;
+  const a = { ...p.config, seed: run.config.seed };
+  const b = run.config;
+  return JSON.stringify(Object.keys(a).sort().map((k) => [k, a[k]])) ===
+    JSON.stringify(Object.keys(b).sort().map((k) => [k, b[k]]));
+}
+
+/** The address of a run: scenario, seed, speed, the command log and the moment shown. */
+export function runLink(base, run, { speed, at }) {
+  const q = new URLSearchParams();
+  q.set("scenario", run.scenario);
+  q.set("seed", String(run.config.seed));
+  if (speed && speed !== 1) q.set("speed", String(speed));
+  const log = encodeLog(run.command_log);
+  if (log === null) return null;
+  q.set("log", log);
+  if (at !== undefined && at !== null) q.set("t", String(at)); // String(t) round-trips
+  return `${base}?${q.toString().replace(/%7E/gi, "~")}`;
+}
+
+export class Share {
+  /**
+   * @param {object} o send (commands), store, clock, timeline, controls (presets),
+   *   announcer, notice, els: {copy, exportBtn, importBtn, importFile, exportOriginal}
+   */
+  constructor({ send, store, clock, timeline, controls, announcer, notice, els }) {
+    Object.assign(this, { send, store, clock, timeline, controls, announcer, notice, els });
+    this.timer = null;
+    this.lastLink = null;
+    this.why = null; // why the address bar cannot describe the run, or null
+    this.maxImport = null; // the server's limit (join answer: limits.max_import)
+    els.copy.addEventListener("click", () => this.copyLink());
+    els.exportBtn.addEventListener("click", () => this.exportRun("current"));
+    if (els.exportOriginal) els.exportOriginal.addEventListener("click", () => this.exportRun("original"));
+    els.importBtn.addEventListener("click", () => els.importFile.click());
+    els.importFile.addEventListener("change", () => {
+      const f = els.importFile.files && els.importFile.files[0];
+      els.importFile.value = "";
+      if (f) this.importFile(f);
+    });
+  }
+
+  /** Something changed the run or the moment shown: describe it in the address bar soon. */
+  changed() {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.updateAddress(), UPDATE_DELAY_MS);
+  }
+
+  async link() {
+    const a = await this.send("export", { which: "current" }, { quiet: true });
+    if (!a.ok) return { link: null, why: "the server did not answer with the run" };
+    const run = a.run || a;
+    if (!linkable(run, this.controls.presets)) {
+      return { link: null, why: "this run's set-up has changes a link cannot hold (config fields besides the seed)" };
+    }
+    const at = this.timeline && this.timeline.inPast ? this.timeline.view.t : undefined;
+    const base = `${window.location.origin}${window.location.pathname}`;
+    const link = runLink(base, run, { speed: this.clock.speed, at });
+    if (link === null) return { link: null, why: "a command of this run has no short form" };
+    if (link.length > MAX_LINK) {
+      return { link: null, why: `the link would be ${link.length.toLocaleString("en")} characters long (at most ${MAX_LINK.toLocaleString("en")} travel safely)` };
+    }
+    return { link, why: null };
+  }
+
+  async updateAddress() {
+    const { link, why } = await this.link();
+    this.why = why;
+    if (link && link !== this.lastLink) {
+      this.setAddress(link);
+    }
+  }
+
+  /** The address bar holds `link`; a reload of this tab keeps its run (not replayed again). */
+  setAddress(link) {
+    this.lastLink = link;
+    try {
+      window.history.replaceState(null, "", link);
+      sessionStorage.setItem(APPLIED_KEY, window.location.search);
+    } catch {
+      /* a sandboxed page or private mode: Copy link still works */
+    }
+  }
+
+  async copyLink() {
+    const { link, why } = await this.link();
+    if (!link) {
+      this.notice.show("This run does not fit in a link.", [`Why: ${why}.`, "Export run saves it as a file instead; Import run opens it again."]);
+      this.announcer.say(`No link: ${why}. Export run saves the run as a file instead.`);
+      return;
+    }
+    this.setAddress(link);
+    let copied = false;
+    try {
+      await navigator.clipboard.writeText(link);
+      copied = true;
+    } catch {
+      copied = false;
+    }
+    this.announcer.say(copied
+      ? "Link copied: it opens this run at this moment, event for event."
+      : "The address bar now holds the link to this run: copy it from there (this browser did not allow copying).");
+  }
+
+  async exportRun(which) {
+    const a = await this.send("export", { which });
+    if (!a.ok) return;
+    const run = a.run || a;
+    const text = JSON.stringify(run, null, 1);
+    const blob = new Blob([text], { type: "application/json" });
+    const url = URL.createObjectURL(blob);
+    const link = document.createElement("a");
+    link.href = url;
+    link.download = `${run.scenario || "run"}-seed${run.config ? run.config.seed : ""}${which === "original" ? "-original" : ""}.json`;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 5000);
+    this.announcer.say(`Run exported: ${link.download} (config, seed and ${run.command_log.length} commands; Import run replays it).`);
+  }
+
+  /** A file chosen in Import run: read, parse, send. The current run stays if it is refused. */
+  async importFile(file) {
+    const limit = this.maxImport || 15360;
+    if (file.size > limit) {
+      this.refuse(file.name, `it is ${file.size.toLocaleString("en")} bytes, at most ${limit.toLocaleString("en")} can be imported here`);
+      return;
+    }
+    let run;
+    try {
+      run = JSON.parse(await file.text());
+    } catch (e) {
+      this.refuse(file.name, `it is not JSON (${String(e.message || e).slice(0, 80)})`);
+      return;
+    }
+    await this.importRun(run, undefined, file.name);
+  }
+
+  async importRun(run, at, name = "the link") {
+    const fields = { run };
+    if (at !== undefined) fields.t = at;
+    const a = await this.send("import", fields, { quiet: true });
+    if (!a.ok) {
+      this.refuse(name, a.error ? `${a.error.field || ""}${a.error.field ? ": " : ""}${a.error.message || ""}` : "the server refused it");
+      return a;
+    }
+    this.announcer.say(`Imported ${name}: the run is replayed${at !== undefined ? ` to t = ${at}` : " to its end"}, paused.`);
+    this.changed();
+    return a;
+  }
+
+  refuse(name, why) {
+    this.notice.show(`${name} was not imported; the current run is unchanged.`, [`Why: ${why}.`]);
+    this.announcer.say(`Not imported: ${why}. The current run is unchanged.`);
+  }
+}
