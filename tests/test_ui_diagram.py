@@ -249,3 +249,25 @@ def test_axe_finds_nothing_serious_on_the_diagram_tab(page, server):
              f"{[' '.join(map(str, n['target'])) for n in v['nodes']]}"
              for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
     assert found == []
+
+
+def test_an_earlier_moment_is_drawn_as_of_then_and_live_draws_it_all(page, server):
+    """The history view (a snapshot of an earlier moment of the same run) keeps the
+    diagram's history and draws it as of that moment; back to the present, all of it."""
+    play_to_the_end(page, server.url, "four-failures")
+    head = items(page)
+    assert head["follow"] and len(head["flags"]) >= 1
+    answer = page.evaluate("() => window.amo.conn.command('seek', {t: 10})")
+    assert answer["ok"] and not answer["view"]["live"], answer
+    page.wait_for_function("() => window.amo.diagram.items().now === 10", timeout=TIMEOUT_MS)
+    then = items(page)
+    assert then["records"] == head["records"]  # nothing forgotten
+    assert all(a["send"] <= 10 for a in then["arrows"])
+    assert all(f["t"] <= 10 for f in then["flags"]) and all(t["t"] <= 10 for t in then["ticks"])
+    assert [f["order"] for f in then["flags"]] == [2]  # only order #2 had parted by t = 10
+    page.evaluate("() => window.amo.conn.command('live', {})")
+    page.wait_for_function(f"() => !window.amo.diagram.past && "
+                           f"Math.abs(window.amo.diagram.items().now - {head['now']}) < 0.05",
+                           timeout=TIMEOUT_MS)
+    page.wait_for_timeout(100)
+    assert [f["order"] for f in items(page)["flags"]] == [f["order"] for f in head["flags"]]

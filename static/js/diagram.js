@@ -1,83 +1,67 @@
 // The space-time (Lamport) diagram: the two services as lifelines, virtual time running
-// across (left to right), every message an arrow from its send to its arrival. A lost
-// message ends mid-air in a cross where it was lost; a message forgotten in a crash ends at
-// the receiver's lifeline with the crash mark; the receiver's downtime is a hatched band on
-// its lifeline; state changes and the sender's timeouts are labelled ticks; the moment an
-// order's two states part is a flag.
+// across, every message an arrow from its send to its arrival (request solid, reply
+// dashed). A lost message ends mid-air in a cross where and when it was lost; a message
+// forgotten in a crash ends on the receiver's lifeline with the crash mark; the receiver's
+// downtime is a hatched band; state changes and the sender's timeouts are labelled ticks;
+// a flag marks where an order's two states parted.
 //
-// Data: the events the page applies (loop.js hands them over each frame), or add() for a
-// benchmark. The history is kept in typed columns (one row per message, per mark, per
-// downtime, per flag), so a run of a million events stays cheap; a new run clears it.
-// Records are appended in seq order, so send times, mark times and message ids are sorted
-// and the window in view is found by binary search.
-//
-// Drawing: a canvas in logical units scaled by the root font size / 18, as the stage does.
-// Level of detail: when more arrows than a few per pixel column would be in view, messages
-// are drawn as density bands (sent per leg, lost) binned per pixel column; what is still
-// readable at that zoom (losses, flags, downtimes, the highlighted message) is drawn one by
-// one on top. The same drawing code writes SVG text for the export.
-//
-// Linked with the page through the view state's highlight: the message or order hovered or
-// pinned elsewhere is drawn highlighted here; hovering an arrow here sets the highlight,
-// clicking one pins its log entry (onPick). Pan and zoom: wheel, drag, pinch, the buttons,
-// and + - Home End while the canvas has the focus (the page's shortcut keys are left alone).
+// Data: the events the loop has applied (frame()), or add() (benchmark, tests), kept in
+// typed columns appended in seq order, so times and message ids are sorted and the window
+// is found by binary search. A new run clears them; a snapshot of an earlier moment of the
+// same run (the timeline) keeps them and draws them as of that moment.
+// Level of detail: beyond DENSE arrows per pixel column, messages become density bands
+// binned per column from sorted time indexes (the cost follows the columns, not the
+// events); what stays readable (losses, flags, the highlight) is still drawn one by one.
+// A canvas in logical units (root font size / 18, as the stage); the same drawing code
+// writes SVG for the export. Linked through the view state's highlight, both ways.
 import { fmtInt } from "./words.js";
 
 const LEGS = ["request", "reply"];
 const KINDS = ["OrderCreated", "CreditReserved", "InsufficientCredit", "MetricSample"];
-const KIND_OF = { OrderCreated: 0, CreditReserved: 1, InsufficientCredit: 2, MetricSample: 3 };
-// Fates of a message.
-const FLIGHT = 0;
-const DELIVERED = 1;
-const LOST = 2;
-const FORGOTTEN = 3;
-const IGNORED = 4;
-const DOWN = 5; // lost because it arrived while the receiver was down
+// fates of a message
+const [FLIGHT, DELIVERED, LOST, FORGOTTEN, IGNORED, DOWN] = [0, 1, 2, 3, 4, 5];
 const FATES = ["in-flight", "delivered", "lost", "forgotten", "ignored", "lost-receiver-down"];
-// Marks (ticks on a lifeline).
-const M_NEW = 0;
-const M_APPROVED = 1;
-const M_CANCELLED = 2;
-const M_RESERVED = 3;
-const M_REFUSED = 4;
-const M_TIMEOUT = 5;
-const M_CRASH = 6;
-const M_RESTART = 7;
-const M_IGNORED = 8;
+// marks: ticks on a lifeline (type, the words after "#id", on the receiver's lifeline?)
+const [M_NEW, M_APPROVED, M_CANCELLED, M_RESERVED, M_REFUSED, M_TIMEOUT, M_CRASH, M_RESTART, M_IGNORED] =
+  [0, 1, 2, 3, 4, 5, 6, 7, 8];
 const MARKS = ["new", "approved", "cancelled", "credit-reserved", "credit-refused", "timeout", "crash", "restart", "reply-ignored"];
-const ON_RECEIVER = [false, false, false, true, true, false, true, true, false];
+const MARK_WORDS = ["new", "approved", "cancelled", "credit reserved", "refused", "no reply in time", "", "", "reply ignored"];
+const ON_RECEIVER = [0, 0, 0, 1, 1, 0, 1, 1, 0];
+const MARK_OF = {
+  "order-created": M_NEW, "credit-reserved": M_RESERVED, "credit-refused": M_REFUSED, "sender-timeout": M_TIMEOUT,
+  "receiver-crashed": M_CRASH, "receiver-restarted": M_RESTART, "reply-ignored": M_IGNORED,
+};
 
 const INK = "#0f172a";
 const MUTED = "#475569";
 const BAD = "#c1121f";
 const WARN = "#92400e";
 const GOOD = "#0f7a3a";
+const BLUE = "#1d4ed8";
 const FOCUS = "#facc15";
-const KIND_COLOR = ["#1d4ed8", "#0f7a3a", "#b45309", "#475569"];
+const KIND_COLOR = [BLUE, GOOD, "#b45309", MUTED];
 const FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
 const F_LABEL = `600 13px ${FONT}`;
 const F_BOLD = `700 13px ${FONT}`;
 const F_NAME = `700 14px ${FONT}`;
+const ON_WHITE = "rgba(255,255,255,0.85)";
 
-const GUTTER = 88; // lifeline names at the left, logical units
-const RIGHT = 12;
-const DENSE = 2; // more arrows than this per pixel column of the plot: density bands
-const MAX_CROSSES = 400; // lost messages drawn one by one up to this many in view
-const MAX_FLAGS = 60; // flags drawn one by one up to this many in view; beyond, a tick per column
-const MAX_ARROW_LABELS = 60;
-const MAX_MARK_LABELS = 60;
+const GUTTER = 88; // the lifelines' names, logical units
+const DENSE = 2; // more arrows than this per pixel column in view: density bands
+const MAX_CROSSES = 400; // losses in view drawn one by one up to this many
+const MAX_FLAGS = 60; // flags in view drawn one by one up to this many; beyond, a tick per column
+const MAX_LABELS = 60; // arrows (or marks) in view labelled up to this many
 const MIN_SPAN = 0.02;
 const START_SPAN = 12;
 const ZOOM_STEP = 1.6;
 
 // ------------------------------------------------------------------ compact storage
 
-/** Growable typed columns: one row per record. */
+/** Growable typed columns, one row per record: c[name][row]. */
 class Cols {
   constructor(spec) {
     this.spec = spec;
     this.n = 0;
-    this.cap = 0;
     this.c = {};
     this.grow(1024);
   }
@@ -97,10 +81,33 @@ class Cols {
   }
 }
 
-/** First i in [0, n) with a[i] >= v (a sorted ascending). */
-function lowerBound(a, n, v) {
-  let lo = 0;
-  let hi = n;
+/** A sorted, growable list of times with a row each: an index for the density bands. */
+class Times extends Cols {
+  constructor() {
+    super({ t: Float64Array, row: Int32Array });
+  }
+
+  add(t, row) {
+    let i = this.push();
+    const { t: a, row: r } = this.c;
+    for (; i > 0 && a[i - 1] > t; i--) { // events come in time order: an append but for ties
+      a[i] = a[i - 1];
+      r[i] = r[i - 1];
+    }
+    a[i] = t;
+    r[i] = row;
+  }
+}
+
+/** First i in [from, n) with a[i] >= v (a sorted), galloping from `from`. */
+function lowerBound(a, n, v, from = 0) {
+  let lo = from;
+  let hi = from;
+  for (let step = 1; hi < n && a[hi] < v; step *= 2) {
+    lo = hi + 1;
+    hi += step;
+  }
+  hi = Math.min(hi, n);
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     if (a[mid] < v) lo = mid + 1;
@@ -109,7 +116,7 @@ function lowerBound(a, n, v) {
   return lo;
 }
 
-/** First i in [0, n) with a[i] > v. */
+/** First i with a[i] > v. */
 function upperBound(a, n, v) {
   let lo = 0;
   let hi = n;
@@ -121,77 +128,28 @@ function upperBound(a, n, v) {
   return lo;
 }
 
-/** lowerBound from index `from` on, galloping (cheap when the answer is near). */
-function lowerBoundFrom(a, n, v, from) {
-  let lo = from;
-  let step = 1;
-  let hi = from;
-  while (hi < n && a[hi] < v) {
-    lo = hi + 1;
-    hi += step;
-    step *= 2;
-  }
-  hi = Math.min(hi, n);
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (a[mid] < v) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/**
- * Counts per column of the times in sorted `a` (n of them) within [t0, t0 + span), `cols`
- * equal columns, into `out`: O(cols log n), whatever n (the density bands at any zoom).
- */
-function binCounts(a, n, t0, span, cols, out) {
+/** Counts of the sorted times a[0..n) in each of `cols` columns of [t0, t0 + span), the first
+ *  `upto` of them (the rest 0): O(cols log n), whatever n. */
+function binCounts(a, n, t0, span, cols, upto, out) {
   let i = lowerBound(a, n, t0);
   for (let b = 0; b < cols; b++) {
-    const j = lowerBoundFrom(a, n, t0 + ((b + 1) * span) / cols, i);
+    const j = b < upto ? lowerBound(a, n, t0 + ((b + 1) * span) / cols, i) : i;
     out[b] = j - i;
     i = j;
   }
   return out;
 }
 
-/** A growable sorted list of times (an index for the density bands). */
-class Times {
-  constructor() {
-    this.a = new Float64Array(1024);
-    this.n = 0;
-  }
-
-  push(t) {
-    if (this.n === this.a.length) {
-      const a = new Float64Array(this.a.length * 2);
-      a.set(this.a);
-      this.a = a;
-    }
-    // Kept sorted: events come in time order, so this is an append but for ties.
-    let i = this.n++;
-    while (i > 0 && this.a[i - 1] > t) {
-      this.a[i] = this.a[i - 1];
-      i--;
-    }
-    this.a[i] = t;
-    return i;
-  }
-}
-
-function esc(s) {
-  return String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
-}
-
+const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
 const r2 = (x) => Math.round(x * 100) / 100;
 
 // ------------------------------------------------------------------ painters
-// The drawing code speaks to a painter: the canvas one batches paths by style, the SVG
-// one writes elements (one per arrow, with a title) for the export.
+// The drawing code speaks to a painter: the canvas one batches each style into one path,
+// the SVG one writes elements (one line per arrow, with a title) for the export.
 
 class CanvasPainter {
   constructor(ctx) {
     this.ctx = ctx;
-    this.measureCtx = ctx;
   }
 
   begin(st) {
@@ -221,8 +179,7 @@ class CanvasPainter {
   }
 
   end() {
-    const c = this.ctx;
-    const st = this.st;
+    const { ctx: c, st } = this;
     c.globalAlpha = st.alpha ?? 1;
     if (st.fill) {
       c.fillStyle = st.fill === "hatch" ? this.hatch() : st.fill;
@@ -241,11 +198,10 @@ class CanvasPainter {
 
   /** Draw only inside this rectangle until unclip(). */
   clip(x, y, w, h) {
-    const c = this.ctx;
-    c.save();
-    c.beginPath();
-    c.rect(x, y, w, h);
-    c.clip();
+    this.ctx.save();
+    this.ctx.beginPath();
+    this.ctx.rect(x, y, w, h);
+    this.ctx.clip();
   }
 
   unclip() {
@@ -255,21 +211,13 @@ class CanvasPainter {
   hatch() {
     if (!this.pattern) {
       const p = document.createElement("canvas");
-      p.width = 8;
-      p.height = 8;
+      p.width = p.height = 8;
       const g = p.getContext("2d");
       g.fillStyle = "#fee2e2";
       g.fillRect(0, 0, 8, 8);
       g.strokeStyle = BAD;
       g.lineWidth = 2;
-      g.beginPath();
-      g.moveTo(-2, 10);
-      g.lineTo(10, -2);
-      g.moveTo(-2, 2);
-      g.lineTo(2, -2);
-      g.moveTo(6, 10);
-      g.lineTo(10, 6);
-      g.stroke();
+      g.stroke(new Path2D("M-2 10L10 -2M-2 2L2 -2M6 10L10 6"));
       this.pattern = this.ctx.createPattern(p, "repeat");
     }
     return this.pattern;
@@ -279,39 +227,36 @@ class CanvasPainter {
     const c = this.ctx;
     c.font = o.font || F_LABEL;
     c.textAlign = o.align || "left";
-    c.textBaseline = o.baseline || "middle";
+    c.textBaseline = "middle";
     if (o.bg) {
       const w = c.measureText(s).width;
-      const x0 = o.align === "center" ? x - w / 2 : o.align === "right" ? x - w : x;
       c.fillStyle = o.bg;
-      c.fillRect(x0 - 2, y - 8, w + 4, 16);
+      c.fillRect((o.align === "center" ? x - w / 2 : x) - 2, y - 8, w + 4, 16);
     }
     c.fillStyle = o.color || INK;
     c.fillText(s, x, y);
   }
 
   measure(s, font) {
-    this.measureCtx.font = font || F_LABEL;
-    return this.measureCtx.measureText(s).width;
+    this.ctx.font = font || F_LABEL;
+    return this.ctx.measureText(s).width;
   }
 }
 
-class SvgPainter {
-  constructor(measureCtx, w, h) {
-    this.measureCtx = measureCtx;
+class SvgPainter extends CanvasPainter {
+  constructor(ctx) {
+    super(ctx); // measures text with the canvas
     this.out = [];
-    this.w = w;
-    this.h = h;
+    this.clips = 0;
   }
 
   begin(st) {
     this.st = st;
     this.d = [];
-    const cls = st.cls ? ` class="${st.cls}"` : "";
     const stroke = st.stroke ? ` stroke="${st.stroke}" stroke-width="${st.width || 1}"${st.dash ? ` stroke-dasharray="${st.dash.join(" ")}"` : ""}` : "";
-    const fill = st.fill === "hatch" ? ' fill="url(#hatch)"' : st.fill ? ` fill="${st.fill}"` : ' fill="none"';
-    const alpha = st.alpha !== undefined && st.alpha !== 1 ? ` opacity="${r2(st.alpha)}"` : "";
-    this.out.push(`<g${cls}${stroke}${fill}${alpha}>`);
+    const fill = st.fill === "hatch" ? "url(#hatch)" : st.fill || "none";
+    const alpha = st.alpha !== undefined ? ` opacity="${r2(st.alpha)}"` : "";
+    this.out.push(`<g class="${st.cls || ""}"${stroke} fill="${fill}"${alpha}>`);
   }
 
   m(x, y) {
@@ -323,12 +268,8 @@ class SvgPainter {
   }
 
   seg(x0, y0, x1, y1, title) {
-    if (title === undefined) {
-      this.d.push(`M${r2(x0)} ${r2(y0)}L${r2(x1)} ${r2(y1)}`);
-      return;
-    }
-    const cls = this.st.item ? ` class="${this.st.item}"` : "";
-    this.out.push(`<line${cls} x1="${r2(x0)}" y1="${r2(y0)}" x2="${r2(x1)}" y2="${r2(y1)}"><title>${esc(title)}</title></line>`);
+    if (title === undefined) this.d.push(`M${r2(x0)} ${r2(y0)}L${r2(x1)} ${r2(y1)}`);
+    else this.out.push(`<line class="${this.st.item}" x1="${r2(x0)}" y1="${r2(y0)}" x2="${r2(x1)}" y2="${r2(y1)}"><title>${esc(title)}</title></line>`);
   }
 
   rect(x, y, w, h) {
@@ -339,9 +280,13 @@ class SvgPainter {
     this.d.push("Z");
   }
 
+  end() {
+    if (this.d.length) this.out.push(`<path d="${this.d.join("")}"/>`);
+    this.out.push("</g>");
+  }
+
   clip(x, y, w, h) {
-    this.clips = (this.clips || 0) + 1;
-    const id = `plot${this.clips}`;
+    const id = `plot${++this.clips}`;
     this.out.push(`<clipPath id="${id}"><rect x="${r2(x)}" y="${r2(y)}" width="${r2(w)}" height="${r2(h)}"/></clipPath><g clip-path="url(#${id})">`);
   }
 
@@ -349,32 +294,18 @@ class SvgPainter {
     this.out.push("</g>");
   }
 
-  end() {
-    if (this.d.length) this.out.push(`<path d="${this.d.join("")}"/>`);
-    this.out.push("</g>");
-  }
-
   text(s, x, y, o = {}) {
-    const font = o.font || F_LABEL;
-    const weight = font.split(" ")[0];
-    const size = parseFloat(font.split(" ")[1]);
-    const anchor = o.align === "center" ? "middle" : o.align === "right" ? "end" : "start";
-    const base = o.baseline === "top" ? "hanging" : o.baseline === "bottom" || o.baseline === "alphabetic" ? "auto" : "central";
+    const [weight, size] = (o.font || F_LABEL).split(" ");
     if (o.bg) {
-      const w = this.measure(s, font);
-      const x0 = o.align === "center" ? x - w / 2 : o.align === "right" ? x - w : x;
-      this.out.push(`<rect x="${r2(x0 - 2)}" y="${r2(y - 8)}" width="${r2(w + 4)}" height="16" fill="${o.bg}"/>`);
+      const w = this.measure(s, o.font);
+      this.out.push(`<rect x="${r2((o.align === "center" ? x - w / 2 : x) - 2)}" y="${r2(y - 8)}" width="${r2(w + 4)}" height="16" fill="${o.bg}"/>`);
     }
-    this.out.push(`<text x="${r2(x)}" y="${r2(y)}" font-size="${size}" font-weight="${weight}" text-anchor="${anchor}" dominant-baseline="${base}" fill="${o.color || INK}">${esc(s)}</text>`);
+    const anchor = o.align === "center" ? "middle" : o.align === "right" ? "end" : "start";
+    this.out.push(`<text x="${r2(x)}" y="${r2(y)}" font-size="${parseFloat(size)}" font-weight="${weight}" text-anchor="${anchor}" dominant-baseline="central" fill="${o.color || INK}">${esc(s)}</text>`);
   }
 
-  measure(s, font) {
-    this.measureCtx.font = font || F_LABEL;
-    return this.measureCtx.measureText(s).width;
-  }
-
-  svg(title) {
-    return `<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="${r2(this.w)}" height="${r2(this.h)}" viewBox="0 0 ${r2(this.w)} ${r2(this.h)}" font-family="system-ui, sans-serif">\n<title>${esc(title)}</title>\n` +
+  svg(w, h, title) {
+    return `<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="${r2(w)}" height="${r2(h)}" viewBox="0 0 ${r2(w)} ${r2(h)}" font-family="system-ui, sans-serif">\n<title>${esc(title)}</title>\n` +
       `<defs><pattern id="hatch" width="8" height="8" patternUnits="userSpaceOnUse"><rect width="8" height="8" fill="#fee2e2"/><path d="M-2 10L10 -2M-2 2L2 -2M6 10L10 6" stroke="${BAD}" stroke-width="2"/></pattern></defs>\n` +
       `${this.out.join("\n")}\n</svg>\n`;
   }
@@ -384,96 +315,66 @@ class SvgPainter {
 
 export class Diagram {
   /**
-   * @param {object} o canvas, plot (the canvas's box), summary (text for screen readers),
-   *   buttons {follow, zoomIn, zoomOut, svg, png}, store, view (ViewState),
-   *   getRun() (the server's run number: another one clears the history),
-   *   onPick(seq) (an arrow or mark was clicked: pin that event in the log; false if the
-   *   log no longer has it), isShown() (the diagram is on screen), show() (bring it on
-   *   screen: its tab), onRunKind(metrics) (a run of the metrics stream starts or ends)
+   * @param {object} o canvas, plot (the canvas's box), summary (words for screen readers),
+   *   buttons {follow, zoomIn, zoomOut, svg, png}, store, view (ViewState), getRun() (the
+   *   server's run number: another one clears the history), onPick(seq) (an arrow or mark
+   *   was clicked: pin that event in the log; false if the log has it no more), isShown(),
+   *   show() (bring the diagram on screen: its tab), onRunKind(metrics) (a metrics run or not)
    */
-  constructor({
-    canvas, plot, summary, buttons = {}, store, view,
-    getRun = () => null, onPick = () => false, isShown = () => true, show = () => {}, onRunKind = () => {},
-  }) {
-    this.canvas = canvas;
-    this.plot = plot;
-    this.summaryEl = summary;
-    this.buttons = buttons;
-    this.store = store;
-    this.view = view;
-    this.getRun = getRun;
-    this.onPick = onPick;
-    this.isShown = isShown;
-    this.show = show;
-    this.onRunKind = onRunKind;
-    this.metricsMode = null;
-    this.ctx = canvas.getContext("2d");
+  constructor(o) {
+    Object.assign(this, { getRun: () => null, onPick: () => false, isShown: () => true, show() {}, onRunKind() {}, buttons: {} }, o);
+    this.ctx = this.canvas.getContext("2d");
     this.painter = new CanvasPainter(this.ctx);
-    this.stats = { draws: 0, drawMs: 0, lastDrawMs: 0 };
+    this.stats = { draws: 0, drawMs: 0 };
+    this.drawn = { arrows: new Int32Array(4096), marks: new Int32Array(4096), flags: new Int32Array(256) };
+    this.nDrawn = { arrows: 0, marks: 0, flags: 0 };
+    this.run = undefined;
+    this.metricsMode = null;
+    this.clear();
+    this.span = START_SPAN;
+    this.t0 = 0;
+    this.follow = true; // keep the newest moment in view
+    this.now = 0;
+    this.hover = null; // {hl, before}: the highlight set on hover and the one it replaced
+    this.hlKey = "";
+    this.resize();
+    new ResizeObserver(() => this.resize()).observe(this.plot);
+    this.bindPointer();
+    this.bindKeys();
+    const b = this.buttons;
+    for (const [el, fn] of [[b.follow, () => this.end()], [b.zoomIn, () => this.zoom(ZOOM_STEP)],
+      [b.zoomOut, () => this.zoom(1 / ZOOM_STEP)], [b.svg, () => this.download("svg")], [b.png, () => this.download("png")]]) {
+      if (el) el.addEventListener("click", (ev) => {
+        fn();
+        if (ev.detail > 0) el.blur(); // a mouse click: the page's keys stay the presenter's
+      });
+    }
+  }
+
+  clear() {
     this.msgs = new Cols({
-      send: Float64Array, arr: Float64Array, end: Float64Array, at: Float32Array, seq: Float64Array, endSeq: Float64Array,
+      send: Float64Array, arr: Float64Array, end: Float64Array, at: Float32Array, seq: Float64Array,
       id: Float64Array, order: Float64Array, leg: Uint8Array, kind: Uint8Array, fate: Uint8Array,
     });
     this.marks = new Cols({ t: Float64Array, seq: Float64Array, order: Float64Array, msg: Float64Array, type: Uint8Array });
     this.bands = new Cols({ from: Float64Array, to: Float64Array, seq: Float64Array });
-    this.flags = new Cols({ t: Float64Array, pos: Float32Array, seq: Float64Array, causeSeq: Float64Array, order: Float64Array, msg: Float64Array });
-    this.drawnArrows = new Int32Array(4096);
-    this.drawnMarks = new Int32Array(4096);
-    this.drawnFlags = new Int32Array(1024);
-    this.run = undefined;
-    this.storeSeq = 0;
-    this.clear();
-    // The window: t0 (left edge) and span (seconds across); follow keeps "now" in view.
-    this.span = START_SPAN;
-    this.t0 = 0;
-    this.follow = true;
-    this.now = 0;
-    this.dirty = true;
-    this.hover = null; // {hl, before}: the highlight we set on hover and the one it replaced
-    this.hlKey = "";
-    this.resize();
-    new ResizeObserver(() => this.resize()).observe(plot);
-    this.bindPointer();
-    this.bindKeys();
-    this.bindButtons();
-  }
-
-  clear() {
-    this.msgs.n = 0;
-    this.marks.n = 0;
-    this.bands.n = 0;
-    this.flags.n = 0;
+    this.flags = new Cols({ t: Float64Array, pos: Float32Array, seq: Float64Array, order: Float64Array, msg: Float64Array });
+    // Time indexes: sends per leg, losses, marks and alarms (timeouts, crashes) per lifeline.
+    this.ix = { send: [new Times(), new Times()], lost: new Times(), mark: [new Times(), new Times()], alarm: [new Times(), new Times()] };
     this.open = new Map(); // msg id -> row of a message still on its leg
     this.causes = new Map(); // seq -> [t, pos, msg] of events an order's divergence may begin at
-    this.orderBase = -1; // order id of row 0 of the per-order index
+    this.orderBase = -1; // the order id of row 0 of the per-order index
     this.oReq = new Int32Array(1024); // row + 1 of an order's OrderCreated (0: none)
     this.oRep = new Int32Array(1024);
-    this.oFlag = new Int32Array(1024);
-    this.maxDur = 0; // the longest message so far (send to end), s
-    // Time indexes for the density bands (binned per pixel column by binary search):
-    // sends per leg, losses (with their rows), marks per lifeline, alarms (timeouts at the
-    // sender, crashes at the receiver) per lifeline.
-    this.sendT = [new Times(), new Times()];
-    this.lostT = new Times();
-    this.lostRow = new Int32Array(1024);
-    this.markT = [new Times(), new Times()];
-    this.alarmT = [new Times(), new Times()];
+    this.oFlag = new Float64Array(1024).fill(NaN); // when its states parted
+    this.maxDur = 0; // the longest message so far, s
     this.firstT = null;
     this.lastT = 0;
     this.lastSeq = 0;
-    this.nDrawnArrows = 0;
-    this.nDrawnMarks = 0;
-    this.nDrawnFlags = 0;
+    this.storeSeq = 0;
+    this.past = false; // the store shows an earlier moment than the history holds
     this.model = null;
     this.dirty = true;
-  }
-
-  /** A new run starts from the store's snapshot: what is on the wire is shown from its send. */
-  seedFromStore() {
-    const tokens = [...this.store.tokens.values()].sort((a, b) => a.msg - b.msg);
-    for (const m of tokens) {
-      this.add([{ type: "message-sent", seq: 0, t: m.sent_at, msg: m.msg, order: m.order, leg: m.leg, kind: m.kind, sent_at: m.sent_at, arrives_at: m.arrives_at }]);
-    }
   }
 
   // ---------------------------------------------------------------- input
@@ -486,21 +387,19 @@ export class Diagram {
       this.clear();
       this.span = START_SPAN;
       this.follow = true;
-      this.seedFromStore();
-    } else if (this.store.appliedSeq < this.storeSeq) {
-      // The run went back (a snapshot of an earlier moment in the same run).
-      this.truncate(applied && applied.length ? applied[0].seq - 1 : this.store.appliedSeq);
+      // a run joined midway: what is on the wire is drawn from its send
+      this.add([...this.store.tokens.values()].sort((a, b) => a.msg - b.msg).map((m) => ({ type: "message-sent", t: m.sent_at, ...m })));
     }
-    this.storeSeq = this.store.appliedSeq;
     if (applied) this.add(applied);
+    const seq = this.store.appliedSeq;
+    if (seq < this.storeSeq && seq < this.lastSeq) this.past = true; // an earlier moment is shown
+    else if (seq >= this.lastSeq) this.past = false;
+    this.storeSeq = seq;
     const metrics = this.store.metricsRun();
-    if (metrics !== this.metricsMode) {
-      this.metricsMode = metrics;
-      this.onRunKind(metrics);
-    }
-    if (t > this.now || t < this.now - 1e-9) {
+    if (metrics !== this.metricsMode) this.onRunKind((this.metricsMode = metrics));
+    if (t !== this.now) {
       this.now = t;
-      if (this.follow) this.dirty = true;
+      if (this.follow || this.past) this.dirty = true;
     }
     this.draw();
   }
@@ -512,194 +411,107 @@ export class Diagram {
   }
 
   addOne(e) {
-    if (e.seq && e.seq <= this.lastSeq) return; // seen already
-    if (e.seq) this.lastSeq = e.seq;
+    if (e.seq) {
+      if (e.seq <= this.lastSeq) return; // had it already
+      this.lastSeq = e.seq;
+    }
     if (this.firstT === null) this.firstT = e.t;
     if (e.t > this.lastT) this.lastT = e.t;
+    const c = this.msgs.c;
+    let i = this.open.get(e.msg);
     switch (e.type) {
       case "message-sent": {
-        const M = this.msgs;
-        const i = M.push();
-        const c = M.c;
+        i = this.msgs.push(); // (c is the same object after a growth: its arrays are replaced)
+        const leg = e.leg === "reply" ? 1 : 0;
         c.send[i] = e.sent_at ?? e.t;
-        c.arr[i] = e.arrives_at ?? e.t;
-        c.end[i] = c.arr[i];
+        c.arr[i] = c.end[i] = e.arrives_at ?? e.t;
         c.at[i] = 1;
         c.seq[i] = e.seq || 0;
-        c.endSeq[i] = 0;
         c.id[i] = e.msg;
         c.order[i] = e.order || 0;
-        c.leg[i] = e.leg === "reply" ? 1 : 0;
-        c.kind[i] = KIND_OF[e.kind] ?? 0;
+        c.leg[i] = leg;
+        c.kind[i] = Math.max(0, KINDS.indexOf(e.kind));
         c.fate[i] = FLIGHT;
         this.open.set(e.msg, i);
-        this.sendT[c.leg[i]].push(c.send[i]);
-        if (e.order) this.setOrder(e.leg === "reply" ? "oRep" : "oReq", e.order, i + 1);
-        const d = c.arr[i] - c.send[i];
-        if (d > this.maxDur) this.maxDur = d;
+        this.ix.send[leg].add(c.send[i], i);
+        if (e.order) this.setOrder(leg ? "oRep" : "oReq", e.order, i + 1);
+        this.maxDur = Math.max(this.maxDur, c.arr[i] - c.send[i]);
         break;
       }
-      case "message-delivered": {
-        const i = this.open.get(e.msg);
+      case "message-delivered":
+      case "message-lost":
+        if (e.type === "message-lost") this.cause(e, e.leg === "reply" ? 1 - (e.at ?? 1) : e.at ?? 1);
         if (i === undefined) break;
         this.open.delete(e.msg);
-        const c = this.msgs.c;
-        c.fate[i] = DELIVERED;
         c.end[i] = e.t;
-        c.endSeq[i] = e.seq || 0;
+        c.fate[i] = e.type === "message-delivered" ? DELIVERED : e.reason === "receiver-down" ? DOWN : LOST;
+        if (c.fate[i] !== DELIVERED) {
+          c.at[i] = e.at ?? 1;
+          this.ix.lost.add(e.t, i);
+        }
         break;
-      }
-      case "message-lost": {
-        const i = this.open.get(e.msg);
-        const at = typeof e.at === "number" ? e.at : 1;
-        const pos = e.leg === "reply" ? 1 - at : at;
-        this.cause(e.seq, e.t, pos, e.msg);
-        if (i === undefined) break;
-        this.open.delete(e.msg);
-        const c = this.msgs.c;
-        c.fate[i] = e.reason === "receiver-down" ? DOWN : LOST;
-        c.end[i] = e.t;
-        c.at[i] = at;
-        c.endSeq[i] = e.seq || 0;
-        this.indexLoss(i);
-        break;
-      }
-      case "message-forgotten": {
-        const i = this.rowOf(e.msg);
-        if (i >= 0) this.msgs.c.fate[i] = FORGOTTEN;
-        this.cause(e.seq, e.t, 1, e.msg);
-        break;
-      }
-      case "reply-ignored": {
-        const i = this.rowOf(e.msg);
-        if (i >= 0) this.msgs.c.fate[i] = IGNORED;
-        this.mark(e, M_IGNORED);
-        break;
-      }
-      case "order-created":
-        this.mark(e, M_NEW);
+      case "message-forgotten":
+      case "reply-ignored":
+        i = this.rowOf(e.msg);
+        if (i >= 0) c.fate[i] = e.type === "reply-ignored" ? IGNORED : FORGOTTEN;
+        if (e.type === "reply-ignored") this.mark(e, M_IGNORED);
+        else this.cause(e, 1);
         break;
       case "order-state-changed":
         this.mark(e, e.to === "cancelled" ? M_CANCELLED : M_APPROVED);
         break;
-      case "credit-reserved":
-        this.mark(e, M_RESERVED);
-        break;
-      case "credit-refused":
-        this.mark(e, M_REFUSED);
-        break;
-      case "sender-timeout":
-        this.mark(e, M_TIMEOUT);
-        this.cause(e.seq, e.t, 0, 0);
-        break;
       case "receiver-crashed": {
+        const b = this.bands.push();
+        const B = this.bands.c;
+        [B.from[b], B.to[b], B.seq[b]] = [e.t, e.restarts_at ?? e.t, e.seq || 0];
+        this.cause(e, 1);
         this.mark(e, M_CRASH);
-        this.cause(e.seq, e.t, 1, e.msg || 0);
-        const B = this.bands;
-        const i = B.push();
-        B.c.from[i] = e.t;
-        B.c.to[i] = typeof e.restarts_at === "number" ? e.restarts_at : e.t;
-        B.c.seq[i] = e.seq || 0;
         break;
       }
-      case "receiver-restarted":
-        this.mark(e, M_RESTART);
-        break;
       case "order-diverged":
         this.flag(e);
         break;
       default:
-        break;
+        if (e.type in MARK_OF) {
+          this.mark(e, MARK_OF[e.type]);
+          if (e.type === "sender-timeout") this.cause({ ...e, msg: 0 }, 0);
+        }
     }
   }
 
   mark(e, type) {
-    const K = this.marks;
-    const i = K.push();
-    const c = K.c;
-    c.t[i] = e.t;
-    c.seq[i] = e.seq || 0;
-    c.order[i] = e.order || 0;
-    c.msg[i] = e.msg || 0;
-    c.type[i] = type;
-    this.indexMark(i);
-  }
-
-  indexMark(i) {
+    const i = this.marks.push();
     const c = this.marks.c;
-    const side = ON_RECEIVER[c.type[i]] ? 1 : 0;
-    this.markT[side].push(c.t[i]);
-    if (c.type[i] === M_CRASH || c.type[i] === M_TIMEOUT) this.alarmT[side].push(c.t[i]);
+    [c.t[i], c.seq[i], c.order[i], c.msg[i], c.type[i]] = [e.t, e.seq || 0, e.order || 0, e.msg || 0, type];
+    const side = ON_RECEIVER[type];
+    this.ix.mark[side].add(e.t, i);
+    if (type === M_CRASH || type === M_TIMEOUT) this.ix.alarm[side].add(e.t, i);
   }
 
-  indexLoss(i) {
-    const L = this.lostT;
-    if (L.n === this.lostRow.length) {
-      const a = new Int32Array(this.lostRow.length * 2);
-      a.set(this.lostRow);
-      this.lostRow = a;
-    }
-    const at = L.push(this.msgs.c.end[i]);
-    this.lostRow.copyWithin(at + 1, at, L.n - 1);
-    this.lostRow[at] = i;
-  }
-
-  /** The time indexes again from the records (after a truncation). */
-  reindex() {
-    this.sendT = [new Times(), new Times()];
-    this.lostT = new Times();
-    this.markT = [new Times(), new Times()];
-    this.alarmT = [new Times(), new Times()];
-    const c = this.msgs.c;
-    for (let i = 0; i < this.msgs.n; i++) {
-      this.sendT[c.leg[i]].push(c.send[i]);
-      if (c.fate[i] === LOST || c.fate[i] === DOWN) this.indexLoss(i);
-    }
-    for (let i = 0; i < this.marks.n; i++) this.indexMark(i);
-  }
-
-  /** An event an order's divergence may begin at: remember where it happened. */
-  cause(seq, t, pos, msg) {
-    if (!seq) return;
-    this.causes.set(seq, [t, pos, msg]);
+  /** An event an order's divergence may begin at: where (pos: 0 sender .. 1 receiver) and when. */
+  cause(e, pos) {
+    if (!e.seq) return;
+    this.causes.set(e.seq, [e.t, pos, e.msg || 0]);
     if (this.causes.size > 20000) this.causes = new Map([...this.causes].slice(-10000));
   }
 
   flag(e) {
-    if (!e.order) return;
     const j = this.orderRow(e.order);
-    if (j >= 0 && j < this.oFlag.length && this.oFlag[j]) return; // flagged already (the kind changed)
-    const cause = this.causes.get(e.diverged_at_seq);
+    if (!e.order || (j >= 0 && j < this.oFlag.length && !Number.isNaN(this.oFlag[j]))) return; // flagged (the kind changed)
+    const [t, pos, msg] = this.causes.get(e.diverged_at_seq) || [e.t, 0.5, 0];
     const F = this.flags;
-    const t = cause ? cause[0] : e.t;
-    // Flags are kept sorted by time (a cause is never later than its judgement).
     let i = F.push();
     const c = F.c;
-    while (i > 0 && c.t[i - 1] > t) {
-      for (const a of Object.values(c)) a[i] = a[i - 1];
-      i--;
-    }
-    c.t[i] = t;
-    c.pos[i] = cause ? cause[1] : 0.5;
-    c.seq[i] = e.seq || 0;
-    c.causeSeq[i] = e.diverged_at_seq || 0;
-    c.order[i] = e.order;
-    c.msg[i] = cause ? cause[2] : 0;
-    if (i === F.n - 1) this.setOrder("oFlag", e.order, i + 1);
-    else this.reindexFlags();
-  }
-
-  reindexFlags() {
-    this.oFlag.fill(0);
-    const c = this.flags.c;
-    for (let i = 0; i < this.flags.n; i++) this.setOrder("oFlag", c.order[i], i + 1);
+    for (; i > 0 && c.t[i - 1] > t; i--) for (const a of Object.values(c)) a[i] = a[i - 1]; // kept sorted by time
+    [c.t[i], c.pos[i], c.seq[i], c.order[i], c.msg[i]] = [t, pos, e.diverged_at_seq || 0, e.order, msg];
+    this.setOrder("oFlag", e.order, t);
   }
 
   orderRow(order) {
     return this.orderBase < 0 ? -1 : order - this.orderBase;
   }
 
-  /** Per-order index: this[name][order - base] = value (name: oReq, oRep or oFlag). */
+  /** The per-order index: this[name][order - base] = value. */
   setOrder(name, order, value) {
     if (this.orderBase < 0) this.orderBase = order;
     const j = order - this.orderBase;
@@ -708,7 +520,7 @@ export class Diagram {
       let n = this.oReq.length;
       while (n <= j) n *= 2;
       for (const k of ["oReq", "oRep", "oFlag"]) {
-        const a = new Int32Array(n);
+        const a = new this[k].constructor(n).fill(k === "oFlag" ? NaN : 0);
         a.set(this[k]);
         this[k] = a;
       }
@@ -716,47 +528,11 @@ export class Diagram {
     this[name][j] = value;
   }
 
-  /** Row of message `id` (ids grow with the rows), or -1. */
+  /** The row of message `id` (ids grow with the rows), or -1. */
   rowOf(id) {
-    const M = this.msgs;
-    const i = lowerBound(M.c.id, M.n, id);
-    return i < M.n && M.c.id[i] === id ? i : -1;
-  }
-
-  /** Forget everything after event `seq` (the run went back to an earlier moment). */
-  truncate(seq) {
-    const M = this.msgs;
-    M.n = upperBound(M.c.seq, M.n, seq);
-    const c = M.c;
-    this.open = new Map();
-    for (let i = 0; i < M.n; i++) {
-      if (c.endSeq[i] > seq || (c.fate[i] === FLIGHT)) {
-        c.fate[i] = FLIGHT;
-        c.end[i] = c.arr[i];
-        c.at[i] = 1;
-        c.endSeq[i] = 0;
-        this.open.set(c.id[i], i);
-      }
-    }
-    this.marks.n = upperBound(this.marks.c.seq, this.marks.n, seq);
-    this.bands.n = upperBound(this.bands.c.seq, this.bands.n, seq);
-    const F = this.flags;
-    let k = 0;
-    for (let i = 0; i < F.n; i++) {
-      if (F.c.seq[i] <= seq) {
-        if (k !== i) for (const a of Object.values(F.c)) a[k] = a[i];
-        k++;
-      }
-    }
-    F.n = k;
-    for (const name of ["oReq", "oRep"]) {
-      const a = this[name];
-      for (let j = 0; j < a.length; j++) if (a[j] > M.n) a[j] = 0;
-    }
-    this.reindexFlags();
-    this.reindex();
-    this.lastSeq = seq;
-    this.dirty = true;
+    const { n, c } = this.msgs;
+    const i = lowerBound(c.id, n, id);
+    return i < n && c.id[i] === id ? i : -1;
   }
 
   // ---------------------------------------------------------------- the window
@@ -764,49 +540,36 @@ export class Diagram {
   resize() {
     const r = this.plot.getBoundingClientRect();
     const dpr = Math.min(2, window.devicePixelRatio || 1);
-    const k = Math.max(0.5, (parseFloat(getComputedStyle(document.documentElement).fontSize) || 18) / 18);
-    this.k = k;
+    this.k = Math.max(0.5, (parseFloat(getComputedStyle(document.documentElement).fontSize) || 18) / 18);
     this.dpr = dpr;
     this.cssW = Math.max(1, r.width);
     this.cssH = Math.max(1, r.height);
-    this.w = this.cssW / k;
-    this.h = this.cssH / k;
+    this.w = this.cssW / this.k;
+    this.h = this.cssH / this.k;
     this.canvas.width = Math.round(this.cssW * dpr);
     this.canvas.height = Math.round(this.cssH * dpr);
-    this.canvas.style.width = `${this.cssW}px`;
-    this.canvas.style.height = `${this.cssH}px`;
-    this.ctx.setTransform(dpr * k, 0, 0, dpr * k, 0, 0);
-    this.geometry();
+    Object.assign(this.canvas.style, { width: `${this.cssW}px`, height: `${this.cssH}px` });
+    const tight = this.h < 190;
+    this.x0 = GUTTER;
+    this.x1 = Math.max(GUTTER + 20, this.w - 12);
+    this.ySend = tight ? 34 : 42;
+    this.yRecv = Math.max(this.ySend + 40, this.h - (tight ? 40 : 46));
+    this.yAxis = this.h - 20;
     this.dirty = true;
   }
 
-  geometry() {
-    const h = this.h;
-    const tight = h < 190;
-    this.x0 = GUTTER;
-    this.x1 = Math.max(GUTTER + 20, this.w - RIGHT);
-    this.yTop = 0;
-    this.ySend = tight ? 34 : 42;
-    this.yRecv = Math.max(this.ySend + 40, h - (tight ? 40 : 46));
-    this.yAxis = h - 20;
-  }
-
+  /** The moment drawn as now: the display time (or the newest event, for events added by hand). */
   now_() {
-    return Math.max(this.now, this.lastT);
+    return this.past ? this.now : Math.max(this.now, this.lastT);
   }
 
-  /** Start of the run as recorded (0 if it started here). */
   start() {
     return Math.min(0, this.firstT ?? 0);
   }
 
   /** The window [t0, t1] drawn now. */
   windowNow() {
-    if (this.follow) {
-      const now = this.now_();
-      const t1 = Math.max(this.start() + this.span, now + this.span * 0.04);
-      this.t0 = t1 - this.span;
-    }
+    if (this.follow) this.t0 = Math.max(this.start() + this.span, this.now_() + this.span * 0.04) - this.span;
     return [this.t0, this.t0 + this.span];
   }
 
@@ -818,40 +581,31 @@ export class Diagram {
     return this.t0 + ((x - this.x0) / (this.x1 - this.x0)) * this.span;
   }
 
-  /** Zoom by `factor` (> 1 zooms in) around time `at` (default: the middle, or now when following). */
+  /** Zoom by `factor` (> 1: in) around time `at` (default: the middle, or now when following). */
   zoom(factor, at) {
     const [t0, t1] = this.windowNow();
-    const maxSpan = Math.max(START_SPAN * 2, (this.now_() - this.start()) * 1.25);
-    const span = Math.min(maxSpan, Math.max(MIN_SPAN, this.span / factor));
-    if (this.follow && at === undefined) {
-      this.span = span;
-    } else {
-      const c = at === undefined ? (t0 + t1) / 2 : at;
-      const f = (c - t0) / (t1 - t0);
-      this.t0 = c - f * span;
-      this.span = span;
-      this.clampPan();
+    const span = Math.min(Math.max(START_SPAN * 2, (this.now_() - this.start()) * 1.25), Math.max(MIN_SPAN, this.span / factor));
+    if (!this.follow || at !== undefined) {
+      const c = at ?? (t0 + t1) / 2;
+      this.t0 = c - ((c - t0) / (t1 - t0)) * span;
     }
-    this.changed();
+    this.span = span;
+    this.clampPan();
   }
 
-  /** Move the window by `dt` seconds (a pan); following stops, and starts again at now. */
+  /** Move the window by dt seconds: following stops (and starts again at now). */
   pan(dt) {
     this.windowNow();
     this.t0 += dt;
     this.follow = false;
     this.clampPan();
-    this.changed();
   }
 
   clampPan() {
-    const now = this.now_();
     const lo = this.start() - this.span * 0.5;
     if (this.t0 < lo) this.t0 = lo;
-    // Panned forward to now: follow again.
-    if (this.t0 + this.span >= now + this.span * 0.04 && this.t0 > lo) {
-      this.follow = true;
-    }
+    else if (!this.follow && this.t0 + this.span >= this.now_() + this.span * 0.04) this.follow = true; // panned to now
+    this.changed();
   }
 
   home() {
@@ -865,11 +619,6 @@ export class Diagram {
     this.changed();
   }
 
-  setFollow(on) {
-    this.follow = on;
-    this.changed();
-  }
-
   /** Show [t0, t0 + span] (tests and the benchmark). */
   setView(t0, span) {
     this.follow = false;
@@ -880,23 +629,20 @@ export class Diagram {
 
   changed() {
     this.dirty = true;
-    const b = this.buttons.follow;
-    if (b) b.setAttribute("aria-pressed", String(this.follow));
+    if (this.buttons.follow) this.buttons.follow.setAttribute("aria-pressed", String(this.follow));
   }
 
-  /** Scroll to where order `id`'s states parted (or its first message); returns the time, or null. */
+  /** Bring the diagram on screen at where order `id`'s states parted (or its first
+   *  message), and highlight it; returns that time, or null. */
   reveal(id) {
     const j = this.orderRow(id);
-    let t = null;
-    if (j >= 0 && j < this.oFlag.length && this.oFlag[j]) t = this.flags.c.t[this.oFlag[j] - 1];
-    else if (j >= 0 && j < this.oReq.length && this.oReq[j]) t = this.msgs.c.send[this.oReq[j] - 1];
-    if (t === null) return null;
+    let t = j >= 0 && j < this.oFlag.length ? this.oFlag[j] : NaN;
+    if (Number.isNaN(t) && j >= 0 && this.oReq[j]) t = this.msgs.c.send[this.oReq[j] - 1];
+    if (Number.isNaN(t) || j < 0) return null;
     this.show();
-    this.follow = false;
     if (this.span > 60) this.span = START_SPAN;
-    this.t0 = t - this.span / 2;
-    this.clampPan();
-    if (this.t0 + this.span > this.now_() + this.span * 0.04) this.follow = false;
+    this.follow = false;
+    this.t0 = Math.max(this.start() - this.span * 0.5, t - this.span / 2);
     this.view.highlight = { msg: null, order: id, seq: null };
     this.changed();
     return t;
@@ -906,236 +652,137 @@ export class Diagram {
 
   bindPointer() {
     const cv = this.canvas;
-    const pts = new Map(); // pointerId -> {x, y}
-    let drag = null; // {x, moved, pinch: {d, t}}
+    const pts = new Map(); // pointerId -> [x, y]
+    let drag = null; // {moved} or {pinch: {d, span, t}}
     const local = (ev) => {
       const r = cv.getBoundingClientRect();
       return [(ev.clientX - r.left) / this.k, (ev.clientY - r.top) / this.k];
     };
     cv.addEventListener("wheel", (ev) => {
       ev.preventDefault();
-      const [x] = local(ev);
-      const dx = ev.deltaMode === 1 ? ev.deltaX * 16 : ev.deltaX;
-      const dy = ev.deltaMode === 1 ? ev.deltaY * 16 : ev.deltaY;
-      if (ev.shiftKey || Math.abs(dx) > Math.abs(dy)) {
-        this.pan(((ev.shiftKey ? dy : dx) / (this.x1 - this.x0)) * this.span);
-      } else {
-        const at = this.follow ? undefined : this.T(x);
-        this.zoom(Math.exp(-dy * 0.0015), at);
-      }
+      const unit = ev.deltaMode === 1 ? 16 : 1;
+      const [dx, dy] = [ev.deltaX * unit, ev.deltaY * unit];
+      if (ev.shiftKey || Math.abs(dx) > Math.abs(dy)) this.pan(((ev.shiftKey ? dy : dx) / (this.x1 - this.x0)) * this.span);
+      else this.zoom(Math.exp(-dy * 0.0015), this.follow ? undefined : this.T(local(ev)[0]));
     }, { passive: false });
     cv.addEventListener("pointerdown", (ev) => {
       cv.setPointerCapture(ev.pointerId);
-      const [x, y] = local(ev);
-      pts.set(ev.pointerId, { x, y });
-      if (pts.size === 1) drag = { x, moved: 0 };
-      else if (pts.size === 2) {
-        const [a, b] = [...pts.values()];
-        drag = { pinch: { d: Math.abs(a.x - b.x) || 1, span: this.span, t: this.T((a.x + b.x) / 2) }, moved: 99 };
-      }
+      pts.set(ev.pointerId, local(ev));
+      this.windowNow();
+      const [a, b] = [...pts.values()];
+      drag = b ? { pinch: { d: Math.abs(a[0] - b[0]) || 1, span: this.span, t: this.T((a[0] + b[0]) / 2) }, moved: 99 } : { moved: 0 };
     });
     cv.addEventListener("pointermove", (ev) => {
       const [x, y] = local(ev);
-      if (!pts.has(ev.pointerId)) {
-        this.hoverAt(x, y);
-        return;
-      }
       const p = pts.get(ev.pointerId);
-      const dxp = x - p.x;
-      p.x = x;
-      p.y = y;
-      if (!drag) return;
-      if (drag.pinch && pts.size >= 2) {
-        const [a, b] = [...pts.values()];
-        const d = Math.abs(a.x - b.x) || 1;
-        this.windowNow();
+      if (!p) return this.setHover(this.highlightOf(this.hit(x, y)));
+      const dx = x - p[0];
+      pts.set(ev.pointerId, [x, y]);
+      const [a, b] = [...pts.values()];
+      if (drag && drag.pinch && b) {
         this.follow = false;
-        const span = Math.max(MIN_SPAN, drag.pinch.span * (drag.pinch.d / d));
-        const f = ((a.x + b.x) / 2 - this.x0) / (this.x1 - this.x0);
-        this.span = span;
-        this.t0 = drag.pinch.t - f * span;
+        this.span = Math.max(MIN_SPAN, drag.pinch.span * (drag.pinch.d / (Math.abs(a[0] - b[0]) || 1)));
+        this.t0 = drag.pinch.t - (((a[0] + b[0]) / 2 - this.x0) / (this.x1 - this.x0)) * this.span;
         this.clampPan();
-        this.changed();
-      } else if (!drag.pinch) {
-        drag.moved += Math.abs(dxp);
-        if (drag.moved > 3) {
-          cv.style.cursor = "grabbing";
-          this.pan((-dxp / (this.x1 - this.x0)) * this.span);
-        }
+      } else if (drag && !drag.pinch && (drag.moved += Math.abs(dx)) > 3) {
+        cv.style.cursor = "grabbing";
+        this.pan((-dx / (this.x1 - this.x0)) * this.span);
       }
     });
     const up = (ev) => {
-      if (!pts.has(ev.pointerId)) return;
-      pts.delete(ev.pointerId);
-      if (drag && pts.size === 0) {
-        if (drag.moved <= 3 && ev.type === "pointerup") {
-          const [x, y] = local(ev);
-          this.pick(x, y);
-        }
-        drag = null;
-        cv.style.cursor = "";
-      }
+      if (!pts.delete(ev.pointerId) || pts.size || !drag) return;
+      if (drag.moved <= 3 && ev.type === "pointerup") this.pick(...local(ev));
+      drag = null;
+      cv.style.cursor = "";
     };
     cv.addEventListener("pointerup", up);
     cv.addEventListener("pointercancel", up);
-    cv.addEventListener("pointerleave", () => {
-      if (!pts.size) this.setHover(null);
-    });
+    cv.addEventListener("pointerleave", () => pts.size || this.setHover(null));
   }
 
   bindKeys() {
+    const keys = { "+": () => this.zoom(ZOOM_STEP), "=": () => this.zoom(ZOOM_STEP), "-": () => this.zoom(1 / ZOOM_STEP),
+      "_": () => this.zoom(1 / ZOOM_STEP), Home: () => this.home(), End: () => this.end() };
     this.canvas.addEventListener("keydown", (ev) => {
-      if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.defaultPrevented) return;
-      switch (ev.key) {
-        case "+":
-        case "=":
-          this.zoom(ZOOM_STEP);
-          break;
-        case "-":
-        case "_":
-          this.zoom(1 / ZOOM_STEP);
-          break;
-        case "Home":
-          this.home();
-          break;
-        case "End":
-          this.end();
-          break;
-        default:
-          return;
-      }
+      if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.defaultPrevented || !keys[ev.key]) return;
       ev.preventDefault();
+      keys[ev.key]();
     });
   }
 
-  bindButtons() {
-    const b = this.buttons;
-    const on = (el, fn) => el && el.addEventListener("click", (ev) => {
-      fn();
-      if (ev.detail > 0) el.blur(); // a mouse click: the page's keys stay the presenter's
-    });
-    on(b.follow, () => this.end());
-    on(b.zoomIn, () => this.zoom(ZOOM_STEP));
-    on(b.zoomOut, () => this.zoom(1 / ZOOM_STEP));
-    on(b.svg, () => this.download("svg"));
-    on(b.png, () => this.download("png"));
-    this.changed();
-  }
-
-  /** What is under (x, y) (logical units): {kind: "arrow"|"mark"|"flag", i} or null. */
+  /** What is under (x, y), logical units: {kind: "arrow" | "mark" | "flag", i} or null. */
   hit(x, y) {
     let best = null;
-    let bestD = 7 * 7;
-    for (let k = 0; k < this.nDrawnFlags; k++) {
-      const i = this.drawnFlags[k];
-      const [fx, fy] = this.flagPoint(i);
-      const d = (x - fx) ** 2 + (y - (fy - 10)) ** 2;
-      if (d < 12 * 12 && d < bestD + 60) {
-        best = { kind: "flag", i };
-        bestD = d;
-      }
+    let bestD = 49;
+    const near = (kind, i, d) => {
+      if (d < bestD) [best, bestD] = [{ kind, i }, d];
+    };
+    const { arrows, marks, flags } = this.drawn;
+    for (let k = 0; k < this.nDrawn.flags; k++) {
+      const [fx, fy] = this.flagPoint(flags[k]);
+      near("flag", flags[k], ((x - fx) ** 2 + (y - fy + 14) ** 2) / 3);
     }
-    for (let k = 0; k < this.nDrawnMarks; k++) {
-      const i = this.drawnMarks[k];
-      const mx = this.X(this.marks.c.t[i]);
-      const my = ON_RECEIVER[this.marks.c.type[i]] ? this.yRecv : this.ySend;
-      const d = (x - mx) ** 2 + (y - my) ** 2;
-      if (d < bestD) {
-        best = { kind: "mark", i };
-        bestD = d;
-      }
+    for (let k = 0; k < this.nDrawn.marks; k++) {
+      const i = marks[k];
+      near("mark", i, (x - this.X(this.marks.c.t[i])) ** 2 + (y - (ON_RECEIVER[this.marks.c.type[i]] ? this.yRecv : this.ySend)) ** 2);
     }
-    for (let k = 0; k < this.nDrawnArrows; k++) {
-      const i = this.drawnArrows[k];
-      const [ax, ay, bx, by] = this.arrowGeom(i);
-      const vx = bx - ax;
-      const vy = by - ay;
-      const len2 = vx * vx + vy * vy || 1;
-      const u = Math.max(0, Math.min(1, ((x - ax) * vx + (y - ay) * vy) / len2));
-      const d = (ax + u * vx - x) ** 2 + (ay + u * vy - y) ** 2;
-      if (d < bestD) {
-        best = { kind: "arrow", i };
-        bestD = d;
-      }
+    for (let k = 0; k < this.nDrawn.arrows; k++) {
+      const [ax, ay, bx, by] = this.arrowGeom(arrows[k]);
+      const [vx, vy] = [bx - ax, by - ay];
+      const u = Math.max(0, Math.min(1, ((x - ax) * vx + (y - ay) * vy) / (vx * vx + vy * vy || 1)));
+      near("arrow", arrows[k], (ax + u * vx - x) ** 2 + (ay + u * vy - y) ** 2);
     }
     return best;
   }
 
-  /** The highlight an item stands for (as the log's: {msg, order, seq}). */
+  /** The highlight an item stands for, as the log's: {msg, order, seq}. */
   highlightOf(h) {
     if (!h) return null;
-    if (h.kind === "arrow") {
-      const c = this.msgs.c;
-      return { msg: c.id[h.i], order: null, seq: c.seq[h.i] || null };
-    }
-    if (h.kind === "mark") {
-      const c = this.marks.c;
-      return c.msg[h.i] ? { msg: c.msg[h.i], order: null, seq: c.seq[h.i] } : { msg: null, order: c.order[h.i] || null, seq: c.seq[h.i] };
-    }
-    const c = this.flags.c;
-    return { msg: null, order: c.order[h.i], seq: c.causeSeq[h.i] || null };
-  }
-
-  hoverAt(x, y) {
-    const h = this.hit(x, y);
-    this.canvas.style.cursor = h ? "pointer" : "";
-    this.setHover(this.highlightOf(h));
+    const { c } = h.kind === "arrow" ? this.msgs : h.kind === "mark" ? this.marks : this.flags;
+    const msg = h.kind === "flag" ? 0 : h.kind === "arrow" ? c.id[h.i] : c.msg[h.i];
+    return msg ? { msg, order: null, seq: c.seq[h.i] || null } : { msg: null, order: c.order[h.i] || null, seq: c.seq[h.i] || null };
   }
 
   setHover(hl) {
     const v = this.view;
+    this.canvas.style.cursor = hl ? "pointer" : "";
     if (!hl) {
       if (this.hover && v.highlight === this.hover.hl) v.highlight = this.hover.before;
       this.hover = null;
-      this.canvas.title = "";
       return;
     }
     if (this.hover && this.hover.hl.msg === hl.msg && this.hover.hl.order === hl.order) return;
-    const before = this.hover && v.highlight === this.hover.hl ? this.hover.before : v.highlight;
-    this.hover = { hl, before };
+    this.hover = { hl, before: this.hover && v.highlight === this.hover.hl ? this.hover.before : v.highlight };
     v.highlight = hl;
-    this.canvas.title = this.describeHl(hl);
   }
 
-  describeHl(hl) {
-    if (hl.msg) {
-      const i = this.rowOf(hl.msg);
-      if (i >= 0) return `${this.arrowLabel(i)}: ${FATES[this.msgs.c.fate[i]]}. Click: show it in the event log`;
-    }
-    return hl.order ? `Order #${hl.order}. Click: show it in the event log` : "";
-  }
-
-  /** A click (or tap) at (x, y): pin the item's event in the log, as a click there does. */
+  /** A click or tap: pin the item's event in the log, as a click there does. */
   pick(x, y) {
     const hl = this.highlightOf(this.hit(x, y));
     this.hover = null;
-    if (!hl) return;
-    if (!(hl.seq && this.onPick(hl.seq))) this.view.highlight = hl;
-    this.dirty = true;
+    if (hl && !(hl.seq && this.onPick(hl.seq))) this.view.highlight = hl;
   }
 
-  // ---------------------------------------------------------------- geometry of items
+  // ---------------------------------------------------------------- geometry
 
-  /** An arrow's ends [x0, y0, x1, y1] as drawn (an arrow still on its leg ends at now). */
+  /** The fate of message row i as of now (one that ends later is still on its leg). */
+  fate(i, now = this.now_()) {
+    return this.msgs.c.end[i] > now ? FLIGHT : this.msgs.c.fate[i];
+  }
+
+  /** An arrow's ends [x0, y0, x1, y1] as drawn (one still on its leg ends at now). */
   arrowGeom(i) {
     const c = this.msgs.c;
-    const s = c.send[i];
-    let e = c.end[i];
-    let f = c.fate[i] === LOST ? c.at[i] : 1;
     const now = this.now_();
-    if (c.fate[i] === FLIGHT && e > now) {
-      const d = c.arr[i] - s;
-      f = d > 0 ? Math.max(0, (now - s) / d) : 1;
-      e = now;
-    }
-    const ya = c.leg[i] ? this.yRecv : this.ySend;
-    const yb = c.leg[i] ? this.ySend : this.yRecv;
+    const s = c.send[i];
+    let [e, f] = [c.end[i], c.fate[i] === LOST ? c.at[i] : 1];
+    if (e > now) [e, f] = [now, Math.max(0, (now - s) / (c.arr[i] - s || 1))];
+    const [ya, yb] = c.leg[i] ? [this.yRecv, this.ySend] : [this.ySend, this.yRecv];
     return [this.X(s), ya, this.X(e), ya + (yb - ya) * f];
   }
 
   flagPoint(i) {
-    const c = this.flags.c;
-    return [this.X(c.t[i]), this.ySend + (this.yRecv - this.ySend) * c.pos[i]];
+    return [this.X(this.flags.c.t[i]), this.ySend + (this.yRecv - this.ySend) * this.flags.c.pos[i]];
   }
 
   arrowLabel(i) {
@@ -1144,20 +791,8 @@ export class Diagram {
   }
 
   markLabel(i) {
-    const c = this.marks.c;
-    const o = c.order[i];
-    switch (c.type[i]) {
-      case M_NEW: return `#${o} new`;
-      case M_APPROVED: return `#${o} approved`;
-      case M_CANCELLED: return `#${o} cancelled`;
-      case M_RESERVED: return `#${o} credit reserved`;
-      case M_REFUSED: return `#${o} refused`;
-      case M_TIMEOUT: return `#${o} no reply in time`;
-      case M_CRASH: return "⚡ crash";
-      case M_RESTART: return "↻ up";
-      case M_IGNORED: return `#${o} reply ignored`;
-      default: return "";
-    }
+    const { type, order } = this.marks.c;
+    return type[i] === M_CRASH ? "⚡ crash" : type[i] === M_RESTART ? "↻ up" : `#${order[i]} ${MARK_WORDS[type[i]]}`;
   }
 
   // ---------------------------------------------------------------- drawing
@@ -1165,485 +800,281 @@ export class Diagram {
   draw(force = false) {
     const hl = this.view.highlight;
     const key = hl ? `${hl.msg}|${hl.order}|${hl.seq}` : "";
-    if (key !== this.hlKey) {
-      this.hlKey = key;
-      this.dirty = true;
-    }
+    if (key !== this.hlKey) [this.hlKey, this.dirty] = [key, true];
     if (!force && (!this.dirty || !this.isShown())) return;
-    if (!this.isShown() && !force) return;
-    if (this.plot.clientWidth && Math.abs(this.plot.clientWidth - this.cssW) > 0.5) this.resize();
-    const t0 = performance.now();
+    if (Math.abs(this.plot.clientWidth - this.cssW) > 1) this.resize();
+    const started = performance.now();
     this.dirty = false;
-    const p = this.painter;
-    const ctx = this.ctx;
-    ctx.setTransform(this.dpr * this.k, 0, 0, this.dpr * this.k, 0, 0);
-    this.render(p, true);
-    const ms = performance.now() - t0;
+    this.ctx.setTransform(this.dpr * this.k, 0, 0, this.dpr * this.k, 0, 0);
+    this.render(this.painter, true);
     this.stats.draws++;
-    this.stats.drawMs += ms;
-    this.stats.lastDrawMs = ms;
+    this.stats.drawMs += performance.now() - started;
     this.summarize();
   }
 
-  /**
-   * Draw the window with painter p. `live`: the canvas (records what was drawn for the
-   * pointer and for items()); false for an export.
-   */
+  /** The window, drawn with painter p; `live`: on the canvas (what is drawn is kept for the
+   *  pointer and items()), else an export. */
   render(p, live) {
     const [t0, t1] = this.windowNow();
-    const { x0, x1, ySend, yRecv, yAxis, w, h } = this;
-    const M = this.msgs;
-    const mc = M.c;
+    const { x0, x1, ySend, yRecv, yAxis, w, h, span } = this;
+    const { n: nMsgs, c: mc } = this.msgs;
     const now = this.now_();
+    const tEnd = Math.min(t1, now); // nothing after now is drawn
     const plotPx = (x1 - x0) * this.k;
-    const model = { t0, t1, span: this.span, follow: this.follow, now, aggregated: false, arrows: 0, crosses: 0, lost: 0, density: null };
-    // background
-    p.begin({ fill: "#ffffff" });
-    p.rect(0, 0, w, h);
-    p.end();
-    // Text is placed last, the most important first; a label that would cross one already
-    // placed is left out (the mark or arrow it names is still drawn).
-    const labels = []; // boxes of the text placed: [x0, y0, x1, y1]
-    const queue = []; // [priority, text, x, y, options]
-    const free = (bx0, by0, bx1, by1) => {
-      for (const b of labels) if (bx0 < b[2] && b[0] < bx1 && by0 < b[3] && b[1] < by1) return false;
-      labels.push([bx0, by0, bx1, by1]);
-      return true;
+    const cols = Math.max(1, Math.floor(plotPx));
+    const upto = Math.max(0, Math.min(cols, Math.ceil(((now - t0) / span) * cols)));
+    const colW = (x1 - x0) / cols;
+    const mid = (ySend + yRecv) / 2;
+    const bins = (k, a, n) => binCounts(a, n, t0, span, cols, upto, this.bins(k, cols));
+    const binsOf = (k, ix) => bins(k, ix.c.t, ix.n);
+    const model = { t0, t1, span, follow: this.follow, now, aggregated: false, arrows: 0, density: null, lostRows: [], markRows: [], flagRows: [], bands: [] };
+    const keep = (what, i) => {
+      if (live && this.nDrawn[what] < this.drawn[what].length) this.drawn[what][this.nDrawn[what]++] = i;
     };
+    if (live) this.nDrawn = { arrows: 0, marks: 0, flags: 0 };
+    const path = (st, fn) => {
+      p.begin(st);
+      fn();
+      p.end();
+    };
+    // Text is placed last, the most important first; one that would cross one already
+    // placed is left out (what it names is still drawn). Kept inside the plot.
+    const boxes = [];
+    const queue = []; // [priority, text, x, y, options]
     const label = (s, x, y, o = {}, prio = 5) => queue.push([prio, s, x, y, o]);
     const place = ([, s, x, y, o]) => {
-      const wd = p.measure(s, o.font || F_LABEL);
-      // kept inside the plot: a label at the edge slides in rather than being cut
-      let bx0 = o.align === "center" ? x - wd / 2 : o.align === "right" ? x - wd : x;
-      bx0 = Math.max(x0 + 2, Math.min(x1 - wd - 2, bx0));
-      if (!free(bx0 - 2, y - 8, bx0 + wd + 2, y + 8)) return false;
-      p.text(s, bx0, y, { ...o, align: "left" });
-      return true;
+      const wd = p.measure(s, o.font);
+      const bx = Math.max(x0 + 2, Math.min(x1 - wd - 2, o.align === "center" ? x - wd / 2 : o.align === "right" ? x - wd : x));
+      const box = [bx - 2, y - 8, bx + wd + 2, y + 8];
+      if (boxes.some((b) => box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3])) return;
+      boxes.push(box);
+      p.text(s, bx, y, { ...o, align: "left" });
     };
 
-    // time axis with ticks at a round step
-    const pxPerS = (x1 - x0) / this.span;
-    let step = 1e-3;
-    for (const m of [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6]) {
-      for (const base of [1e-3, 1e-2, 1e-1, 1]) {
-        if (base * m * pxPerS >= 70) {
-          step = base * m;
-          break;
-        }
-      }
-      if (step * pxPerS >= 70) break;
-    }
-    const decimals = step >= 1 ? 0 : step >= 0.1 ? 1 : step >= 0.01 ? 2 : 3;
-    p.begin({ stroke: "#cbd5e1", width: 1, cls: "grid" });
+    path({ fill: "#ffffff" }, () => p.rect(0, 0, w, h));
+    // the time axis, ticks at a round step at least 70 units apart
+    const least = (70 * span) / (x1 - x0);
+    const mag = 10 ** Math.floor(Math.log10(least));
+    const step = [1, 2, 5, 10].map((f) => f * mag).find((st) => st >= least);
     const first = Math.ceil(t0 / step) * step;
-    for (let t = first; t <= t1 + 1e-9; t += step) {
-      const x = this.X(t);
-      p.seg(x, ySend - 6, x, yAxis);
-    }
-    p.end();
-    p.begin({ stroke: MUTED, width: 1, cls: "axis" });
-    p.seg(x0, yAxis, x1, yAxis);
-    p.end();
-    for (let t = first; t <= t1 + 1e-9; t += step) {
-      label(`${t.toFixed(decimals)} s`, this.X(t), yAxis + 9, { align: "center", color: MUTED }, 6);
-    }
+    const ticks = [];
+    for (let t = first; t <= t1 + 1e-9; t += step) ticks.push(t);
+    path({ stroke: "#cbd5e1", cls: "grid" }, () => ticks.forEach((t) => p.seg(this.X(t), ySend - 6, this.X(t), yAxis)));
+    path({ stroke: MUTED, cls: "axis" }, () => p.seg(x0, yAxis, x1, yAxis));
+    const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+    for (const t of ticks) label(`${t.toFixed(decimals)} s`, this.X(t), yAxis + 9, { align: "center", color: MUTED }, 6);
 
-    // what is drawn against time stays inside the plot (an arrow sent before the window)
-    p.clip(x0 - 8, 0, x1 - x0 + 16, h);
-
-    // downtime bands on the receiver's lifeline
-    const B = this.bands;
-    const bLo = Math.max(0, lowerBound(B.c.from, B.n, t0 - 3600) - 1);
-    const bHi = upperBound(B.c.from, B.n, t1);
-    const bands = [];
-    if (bHi > bLo) {
-      p.begin({ fill: "hatch", stroke: BAD, width: 1, cls: "downtime" });
+    p.clip(x0 - 8, 0, x1 - x0 + 16, h); // what is drawn against time stays in the plot
+    // the receiver's downtimes: hatched bands on its lifeline (merged below half a unit)
+    const B = this.bands.c;
+    path({ fill: "hatch", stroke: BAD, cls: "downtime" }, () => {
       let lastX = -1e9;
-      for (let i = bLo; i < bHi; i++) {
-        const to = Math.min(B.c.to[i], now);
-        if (to < t0) continue;
-        const bx0 = Math.max(x0, this.X(B.c.from[i]));
-        const bx1 = Math.min(x1, this.X(to));
-        if (bx1 < x0) continue;
-        if (bx1 - lastX < 0.5 && bands.length) continue; // merged at this zoom
-        p.rect(bx0, yRecv - 7, Math.max(1.5, bx1 - bx0), 14);
-        lastX = bx1;
-        bands.push({ from: B.c.from[i], to: B.c.to[i], seq: B.c.seq[i] });
+      for (let i = Math.max(0, upperBound(B.from, this.bands.n, t0 - 3600) - 1); i < this.bands.n && B.from[i] <= tEnd; i++) {
+        const to = Math.min(B.to[i], now);
+        if (to < t0 || this.X(to) - lastX < 0.5) continue;
+        const bx = Math.max(x0, this.X(B.from[i]));
+        lastX = this.X(to);
+        p.rect(bx, yRecv - 7, Math.max(1.5, lastX - bx), 14);
+        model.bands.push({ from: B.from[i], to: B.to[i], seq: B.seq[i] });
       }
-      p.end();
-    }
-
-    // lifelines
-    p.begin({ stroke: "#1d4ed8", width: 3, cls: "lifeline sender" });
-    p.seg(x0, ySend, x1, ySend);
-    p.end();
-    p.begin({ stroke: GOOD, width: 3, cls: "lifeline receiver" });
-    p.seg(x0, yRecv, x1, yRecv);
-    p.end();
-    // the gutter's words, drawn after the plot (outside its clip)
-    const gutter = [
-      ["Order", 6, ySend - 8, { font: F_NAME, color: "#1d4ed8" }],
-      ["service", 6, ySend + 8, { font: F_NAME, color: "#1d4ed8" }],
-      ["Customer", 6, yRecv - 8, { font: F_NAME, color: GOOD }],
-      ["service", 6, yRecv + 8, { font: F_NAME, color: GOOD }],
-    ];
-
-    // "now"
+    });
+    path({ stroke: BLUE, width: 3, cls: "lifeline sender" }, () => p.seg(x0, ySend, x1, ySend));
+    path({ stroke: GOOD, width: 3, cls: "lifeline receiver" }, () => p.seg(x0, yRecv, x1, yRecv));
+    const gutter = [["Order", ySend - 8, BLUE], ["service", ySend + 8, BLUE], ["Customer", yRecv - 8, GOOD], ["service", yRecv + 8, GOOD]]
+      .map(([s, y, color]) => [s, 6, y, { font: F_NAME, color }]);
     if (now >= t0 && now <= t1) {
-      const xn = this.X(now);
-      p.begin({ stroke: INK, width: 1.5, dash: [3, 3], cls: "now" });
-      p.seg(xn, 4, xn, yAxis);
-      p.end();
-      free(xn - 16, 0, xn + 16, 14);
-      p.text("now", xn, 8, { align: "center", font: F_BOLD });
+      path({ stroke: INK, width: 1.5, dash: [3, 3], cls: "now" }, () => p.seg(this.X(now), 4, this.X(now), yAxis));
+      label("now", this.X(now), 8, { align: "center", font: F_BOLD }, 0);
     }
 
-    // messages: the rows whose send is in [t0 - longest, t1]
-    const lo = lowerBound(mc.send, M.n, t0 - this.maxDur - 1e-9);
-    const hi = upperBound(mc.send, M.n, t1);
-    const inView = hi - lo;
-    const aggregate = inView > plotPx * DENSE;
-    model.aggregated = aggregate;
-    let nArrows = 0;
-    if (live && this.drawnArrows.length < Math.min(inView, plotPx * DENSE + 8)) {
-      this.drawnArrows = new Int32Array(Math.ceil(Math.min(inView, plotPx * DENSE + 8) * 1.5) + 64);
-    }
-    const lostRows = [];
+    // messages: the rows sent in [t0 - the longest, now]
+    const lo = lowerBound(mc.send, nMsgs, t0 - this.maxDur - 1e-9);
+    const hi = upperBound(mc.send, nMsgs, tEnd);
+    const L = this.ix.lost;
+    let lostRows = [];
     let lostInView = 0;
-    if (aggregate) {
-      // density bands, binned per pixel column: sent per leg (by send time), lost (by loss
-      // time), from the time indexes: the cost follows the columns, not the messages
-      const cols = Math.max(1, Math.floor(plotPx));
-      const sentReq = binCounts(this.sendT[0].a, this.sendT[0].n, t0, this.span, cols, this.bins(0, cols));
-      const sentRep = binCounts(this.sendT[1].a, this.sendT[1].n, t0, this.span, cols, this.bins(1, cols));
-      const L = this.lostT;
-      const lostLo = lowerBound(L.a, L.n, t0);
-      const lostHi = upperBound(L.a, L.n, t1);
-      lostInView = lostHi - lostLo;
-      if (lostInView <= MAX_CROSSES) for (let k = lostLo; k < lostHi; k++) lostRows.push(this.lostRow[k]);
-      const lost = lostInView > MAX_CROSSES ? binCounts(L.a, L.n, t0, this.span, cols, this.bins(2, cols)) : null;
-      const colW = (x1 - x0) / cols;
-      const mid = (ySend + yRecv) / 2;
+    if (hi - lo > plotPx * DENSE) {
+      // density bands per pixel column: sent per leg (by send time), lost (by loss time)
+      model.aggregated = true;
       const third = (yRecv - ySend) / 3;
-      const strip = (counts, y, hgt, color, cls) => {
-        let max = 0;
-        for (let b = 0; b < cols; b++) if (counts[b] > max) max = counts[b];
-        if (!max) return;
-        // Eight levels of opacity (by the square root of the count), one path each.
-        const level = new Uint8Array(cols);
-        const used = new Set();
-        for (let b = 0; b < cols; b++) {
-          if (!counts[b]) continue;
-          level[b] = Math.max(1, Math.ceil(Math.sqrt(counts[b] / max) * 8));
-          used.add(level[b]);
-        }
-        for (const lvl of [...used].sort()) {
-          p.begin({ fill: color, alpha: 0.12 + (0.88 * lvl) / 8, cls });
-          for (let b = 0; b < cols; b++) if (level[b] === lvl) p.rect(x0 + b * colW, y, colW + 0.05, hgt);
-          p.end();
+      const lLo = lowerBound(L.c.t, L.n, t0);
+      lostInView = upperBound(L.c.t, L.n, tEnd) - lLo;
+      if (lostInView <= MAX_CROSSES) lostRows = Array.from(L.c.row.subarray(lLo, lLo + lostInView));
+      const strip = (counts, y, color, cls) => {
+        // eight levels of opacity by the square root of the count, one path each
+        const max = counts.reduce((a, b) => Math.max(a, b), 0);
+        const level = counts.map((n) => (n ? Math.max(1, Math.ceil(Math.sqrt(n / max) * 8)) : 0));
+        for (const lvl of new Set(level)) {
+          if (lvl) path({ fill: color, alpha: 0.12 + (0.88 * lvl) / 8, cls }, () => level.forEach((l, b) => l === lvl && p.rect(x0 + b * colW, y, colW + 0.05, third - 8)));
         }
       };
-      strip(sentReq, ySend + 6, third - 8, KIND_COLOR[0], "density request");
-      strip(sentRep, yRecv - third + 2, third - 8, KIND_COLOR[1], "density reply");
-      if (lostInView > MAX_CROSSES) strip(lost, mid - third / 2 + 4, third - 8, BAD, "density lost");
-      gutter.push(["requests →", 6, ySend + third / 2 + 2, { font: F_LABEL, color: MUTED }]);
-      gutter.push(["← replies", 6, yRecv - third / 2 - 2, { font: F_LABEL, color: MUTED }]);
-      if (lostInView > MAX_CROSSES) gutter.push(["✗ lost", 6, mid + 2, { font: F_BOLD, color: BAD }]);
-      let sentN = 0;
-      for (let b = 0; b < cols; b++) sentN += sentReq[b] + sentRep[b];
-      model.density = { columns: cols, sent: sentN, lost: lostInView };
-      label(`${fmtInt(inView)} messages as density · zoom in for arrows`, x0, 8, { color: MUTED, bg: "#ffffff" }, 0.2);
+      const [req, rep] = [binsOf(0, this.ix.send[0]), binsOf(1, this.ix.send[1])];
+      strip(req, ySend + 6, BLUE, "density request");
+      strip(rep, yRecv - third + 2, GOOD, "density reply");
+      gutter.push(["requests →", 6, ySend + third / 2 + 2, { color: MUTED }], ["← replies", 6, yRecv - third / 2 - 2, { color: MUTED }]);
+      if (lostInView > MAX_CROSSES) {
+        strip(binsOf(2, L), mid - third / 2 + 4, BAD, "density lost");
+        gutter.push(["✗ lost", 6, mid + 2, { font: F_BOLD, color: BAD }]);
+      }
+      model.density = { columns: cols, sent: req.reduce((a, b) => a + b, 0) + rep.reduce((a, b) => a + b, 0), lost: lostInView };
+      label(`${fmtInt(hi - lo)} messages as density · zoom in for arrows`, x0, 8, { color: MUTED, bg: "#ffffff" }, 0.2);
     } else {
-      // one arrow per message, batched by style
-      const groups = [
-        { leg: 0, style: { stroke: KIND_COLOR[0], width: 1.75, cls: "arrows request", item: "arrow request" } },
-        { leg: 1, kind: 1, style: { stroke: KIND_COLOR[1], width: 1.75, dash: [6, 4], cls: "arrows reply", item: "arrow reply" } },
-        { leg: 1, kind: 2, style: { stroke: KIND_COLOR[2], width: 1.75, dash: [6, 4], cls: "arrows reply", item: "arrow reply" } },
-      ];
-      const metricStyle = { stroke: KIND_COLOR[3], width: 1.5, cls: "arrows request", item: "arrow request" };
+      // one arrow per message, one path per style
       const rows = [];
-      for (let i = lo; i < hi; i++) {
-        if (mc.end[i] < t0 && mc.fate[i] !== FLIGHT) continue;
-        rows.push(i);
+      for (let i = lo; i < hi; i++) if (mc.end[i] >= t0 || mc.end[i] > now) rows.push(i);
+      if (live && this.drawn.arrows.length < rows.length) this.drawn.arrows = new Int32Array(rows.length * 2);
+      const geo = rows.map((i) => this.arrowGeom(i));
+      const fates = rows.map((i) => this.fate(i, now));
+      for (const [kind, st] of [[0, { stroke: BLUE, item: "arrow request" }], [1, { stroke: GOOD, dash: [6, 4], item: "arrow reply" }],
+        [2, { stroke: KIND_COLOR[2], dash: [6, 4], item: "arrow reply" }], [3, { stroke: MUTED, item: "arrow request" }]]) {
+        path({ ...st, width: 1.75, cls: `arrows ${st.item.slice(6)}` }, () => rows.forEach((i, k) => {
+          if (mc.kind[i] === kind) p.seg(...geo[k], live ? undefined : `${this.arrowLabel(i)} (${FATES[fates[k]]})`);
+        }));
       }
-      for (const g of [...groups, { leg: 0, kind: 3, style: metricStyle }]) {
-        p.begin(g.style);
-        for (const i of rows) {
-          if (mc.leg[i] !== g.leg) continue;
-          const kd = mc.kind[i];
-          if (g.kind !== undefined ? kd !== g.kind : kd === 3) continue;
-          const [ax, ay, bx, by] = this.arrowGeom(i);
-          p.seg(ax, ay, bx, by, live ? undefined : `${this.arrowLabel(i)} (${FATES[mc.fate[i]]})`);
-        }
-        p.end();
-      }
-      // ends: arrowheads (delivered), hollow heads (ignored), moving dots (in flight), crash marks (forgotten)
-      const heads = { fill: INK, cls: "heads" };
-      p.begin(heads);
-      for (const i of rows) {
-        const f = mc.fate[i];
-        if (f !== DELIVERED && f !== FORGOTTEN && f !== IGNORED) continue;
-        const [ax, ay, bx, by] = this.arrowGeom(i);
+      // ends: a head (arrived), a square (still on its leg)
+      path({ fill: INK, cls: "heads" }, () => rows.forEach((i, k) => {
+        if (fates[k] !== DELIVERED && fates[k] !== FORGOTTEN && fates[k] !== IGNORED) return;
+        const [ax, ay, bx, by] = geo[k];
         const len = Math.hypot(bx - ax, by - ay) || 1;
-        const ux = (bx - ax) / len;
-        const uy = (by - ay) / len;
+        const [ux, uy] = [(bx - ax) / len, (by - ay) / len];
         p.m(bx, by);
         p.l(bx - ux * 8 - uy * 3.5, by - uy * 8 + ux * 3.5);
         p.l(bx - ux * 8 + uy * 3.5, by - uy * 8 - ux * 3.5);
         p.z();
-      }
-      p.end();
-      p.begin({ fill: "#ffffff", stroke: INK, width: 1.5, cls: "in-flight" });
-      for (const i of rows) {
-        if (mc.fate[i] !== FLIGHT) continue;
-        const [, , bx, by] = this.arrowGeom(i);
-        p.rect(bx - 3, by - 3, 6, 6);
-      }
-      p.end();
-      for (const i of rows) {
-        const f = mc.fate[i];
-        if (f === LOST || f === DOWN) {
-          lostInView++;
-          if (lostRows.length <= MAX_CROSSES) lostRows.push(i);
+      }));
+      path({ fill: "#ffffff", stroke: INK, width: 1.5, cls: "in-flight" }, () => rows.forEach((i, k) => fates[k] === FLIGHT && p.rect(geo[k][2] - 3, geo[k][3] - 3, 6, 6)));
+      rows.forEach((i, k) => {
+        keep("arrows", i);
+        if (fates[k] === LOST || fates[k] === DOWN) lostRows.push(i);
+        if (fates[k] === FORGOTTEN) p.text("⚡", geo[k][2] + 1, geo[k][3] - 10, { font: F_BOLD, color: BAD, align: "center" }); // forgotten in a crash
+        if (rows.length <= MAX_LABELS && (rows.length <= 12 || Math.abs(geo[k][2] - geo[k][0]) >= 24)) {
+          label(this.arrowLabel(i) + (fates[k] === IGNORED ? " (ignored)" : ""), (geo[k][0] + geo[k][2]) / 2, (geo[k][1] + geo[k][3]) / 2,
+            { align: "center", bg: ON_WHITE, color: KIND_COLOR[mc.kind[i]], font: F_BOLD }, 4);
         }
-        if (live && nArrows < this.drawnArrows.length) this.drawnArrows[nArrows++] = i;
-      }
-      // forgotten: the crash mark at the end on the receiver's lifeline
-      for (const i of rows) {
-        if (mc.fate[i] !== FORGOTTEN) continue;
-        const [, , bx, by] = this.arrowGeom(i);
-        p.text("⚡", bx + 1, by - 10, { font: F_BOLD, color: BAD, align: "center" });
-      }
+      });
+      lostInView = lostRows.length;
       model.arrows = rows.length;
-      // labels: "OrderCreated #3" at the middle of the arrow, where there is room
-      if (rows.length <= MAX_ARROW_LABELS) {
-        for (const i of rows) {
-          const [ax, ay, bx, by] = this.arrowGeom(i);
-          const f = mc.fate[i];
-          const s = this.arrowLabel(i) + (f === IGNORED ? " (ignored)" : "");
-          const mx = (ax + bx) / 2;
-          const my = (ay + by) / 2;
-          if (Math.abs(bx - ax) < 24 && rows.length > 12) continue;
-          label(s, mx, my, { align: "center", bg: "rgba(255,255,255,0.85)", color: KIND_COLOR[mc.kind[i]], font: F_BOLD }, 4);
-        }
-      }
     }
-    this.nDrawnArrows = live ? nArrows : this.nDrawnArrows;
-
-    // lost messages: a cross where each was lost
+    // losses: a cross where each was lost
     if (lostInView <= MAX_CROSSES) {
-      p.begin({ stroke: BAD, width: 2.5, cls: "lost", cap: "round" });
-      for (const i of lostRows) {
-        const [, , bx, by] = this.arrowGeom(i);
-        p.seg(bx - 5, by - 5, bx + 5, by + 5);
-        p.seg(bx - 5, by + 5, bx + 5, by - 5);
-      }
-      p.end();
+      const ends = lostRows.map((i) => this.arrowGeom(i));
+      path({ stroke: BAD, width: 2.5, cls: "lost", cap: "round" }, () => ends.forEach(([, , x, y]) => {
+        p.seg(x - 5, y - 5, x + 5, y + 5);
+        p.seg(x - 5, y + 5, x + 5, y - 5);
+      }));
       if (lostRows.length <= 12) {
-        for (const i of lostRows) {
-          const [, , bx, by] = this.arrowGeom(i);
-          label(mc.fate[i] === DOWN ? "✗ lost: receiver down" : "✗ lost", bx + 9, by + (mc.leg[i] ? -10 : 10), { color: BAD, font: F_BOLD, bg: "rgba(255,255,255,0.85)" }, 2);
-        }
+        lostRows.forEach((i, k) => label(mc.fate[i] === DOWN ? "✗ lost: receiver down" : "✗ lost", ends[k][2] + 9, ends[k][3] + (mc.leg[i] ? -10 : 10),
+          { color: BAD, font: F_BOLD, bg: ON_WHITE }, 2));
       }
+      model.lostRows = lostRows;
     }
     model.lost = lostInView;
-    model.crosses = lostInView <= MAX_CROSSES ? lostRows.length : 0;
-    model.lostRows = lostInView <= MAX_CROSSES ? lostRows : [];
-    model.bands = bands;
 
-    // marks: ticks on the lifelines
-    const K = this.marks;
-    const kc = K.c;
-    const kLo = lowerBound(kc.t, K.n, t0);
-    const kHi = upperBound(kc.t, K.n, t1);
-    const nMarks = kHi - kLo;
-    let nDrawnMarks = 0;
-    const markRows = [];
-    if (nMarks <= plotPx / 2) {
-      if (live && this.drawnMarks.length < nMarks) this.drawnMarks = new Int32Array(nMarks * 2);
-      p.begin({ stroke: INK, width: 2, cls: "ticks" });
-      for (let i = kLo; i < kHi; i++) {
-        const ty = kc.type[i];
-        if (ty === M_CRASH || ty === M_TIMEOUT) continue;
-        const x = this.X(kc.t[i]);
-        const y = ON_RECEIVER[ty] ? yRecv : ySend;
-        p.seg(x, y - 7, x, y + 7);
-      }
-      p.end();
-      // timeouts: an hourglass-like open circle with "?" on the sender's lifeline
-      p.begin({ fill: "#fef3c7", stroke: WARN, width: 2, cls: "timeouts" });
-      for (let i = kLo; i < kHi; i++) {
-        if (kc.type[i] !== M_TIMEOUT) continue;
-        const x = this.X(kc.t[i]);
-        p.rect(x - 6, ySend - 6, 12, 12);
-      }
-      p.end();
-      for (let i = kLo; i < kHi; i++) {
-        const ty = kc.type[i];
-        const x = this.X(kc.t[i]);
+    // marks: ticks on the lifelines (timeouts a "?" box, crashes a ⚡), or one per column
+    const K = this.marks.c;
+    const kLo = lowerBound(K.t, this.marks.n, t0);
+    const kHi = upperBound(K.t, this.marks.n, tEnd);
+    const yOf = (i) => (ON_RECEIVER[K.type[i]] ? yRecv : ySend);
+    model.marks = kHi - kLo;
+    if (kHi - kLo <= plotPx / 2) {
+      const rows = Array.from({ length: kHi - kLo }, (_, k) => kLo + k);
+      if (live && this.drawn.marks.length < rows.length) this.drawn.marks = new Int32Array(rows.length * 2);
+      path({ stroke: INK, width: 2, cls: "ticks" }, () => rows.forEach((i) => K.type[i] !== M_CRASH && K.type[i] !== M_TIMEOUT && p.seg(this.X(K.t[i]), yOf(i) - 7, this.X(K.t[i]), yOf(i) + 7)));
+      path({ fill: "#fef3c7", stroke: WARN, width: 2, cls: "timeouts" }, () => rows.forEach((i) => K.type[i] === M_TIMEOUT && p.rect(this.X(K.t[i]) - 6, ySend - 6, 12, 12)));
+      const rank = [4, 2, 2, 3, 3, 1, 0, 4, 4]; // crashes, timeouts, state changes, credit, the rest
+      for (const i of rows) {
+        const [ty, x] = [K.type[i], this.X(K.t[i])];
         if (ty === M_TIMEOUT) p.text("?", x, ySend + 0.5, { font: F_BOLD, color: WARN, align: "center" });
-        else if (ty === M_CRASH) p.text("⚡", x, yRecv, { font: `700 16px ${FONT}`, color: BAD, align: "center" });
-        if (live) this.drawnMarks[nDrawnMarks++] = i;
-        markRows.push(i);
+        if (ty === M_CRASH) p.text("⚡", x, yRecv, { font: `700 16px ${FONT}`, color: BAD, align: "center" });
+        keep("marks", i);
+        const color = ty === M_TIMEOUT || ty === M_IGNORED ? WARN : ty === M_CRASH ? BAD : ty === M_APPROVED || ty === M_RESERVED ? GOOD : INK;
+        if (rows.length <= MAX_LABELS) label(this.markLabel(i), x, ON_RECEIVER[ty] ? yRecv + 14 : ySend - 14, { align: "center", color, font: rank[ty] < 2 ? F_BOLD : F_LABEL }, 1 + rank[ty] / 10);
       }
-      if (nMarks <= MAX_MARK_LABELS) {
-        // the important ones first: crashes, timeouts, state changes, then the rest
-        const order = markRows.slice().sort((a, b) => rank(kc.type[a]) - rank(kc.type[b]));
-        for (const i of order) {
-          const ty = kc.type[i];
-          const x = this.X(kc.t[i]);
-          const onR = ON_RECEIVER[ty];
-          const y = onR ? yRecv + 14 : ySend - 14;
-          const color = ty === M_TIMEOUT || ty === M_IGNORED ? WARN : ty === M_CRASH ? BAD : ty === M_APPROVED || ty === M_RESERVED ? GOOD : INK;
-          label(this.markLabel(i), x, y, { align: "center", color, font: ty === M_TIMEOUT || ty === M_CRASH ? F_BOLD : F_LABEL }, 1 + rank(ty) / 10);
-        }
-      }
+      model.markRows = rows;
     } else {
-      // dense: one tick per pixel column that has any mark, per lifeline
-      const cols = Math.max(1, Math.floor(plotPx));
-      const onS = binCounts(this.markT[0].a, this.markT[0].n, t0, this.span, cols, this.bins(3, cols));
-      const onR = binCounts(this.markT[1].a, this.markT[1].n, t0, this.span, cols, this.bins(4, cols));
-      const alS = binCounts(this.alarmT[0].a, this.alarmT[0].n, t0, this.span, cols, this.bins(5, cols));
-      const alR = binCounts(this.alarmT[1].a, this.alarmT[1].n, t0, this.span, cols, this.bins(6, cols));
-      const colW = (x1 - x0) / cols;
-      p.begin({ stroke: INK, width: Math.max(0.6, colW * 0.8), cls: "ticks dense" });
-      for (let b = 0; b < cols; b++) {
-        const x = x0 + (b + 0.5) * colW;
+      const [onS, onR, alS, alR] = [binsOf(3, this.ix.mark[0]), binsOf(4, this.ix.mark[1]), binsOf(5, this.ix.alarm[0]), binsOf(6, this.ix.alarm[1])];
+      const each = (fn) => () => onS.forEach((_, b) => fn(x0 + (b + 0.5) * colW, b));
+      path({ stroke: INK, width: Math.max(0.6, colW * 0.8), cls: "ticks dense" }, each((x, b) => {
         if (onS[b]) p.seg(x, ySend - 5, x, ySend + 5);
         if (onR[b]) p.seg(x, yRecv - 5, x, yRecv + 5);
-      }
-      p.end();
-      p.begin({ stroke: BAD, width: Math.max(0.8, colW), cls: "crashes dense" });
-      for (let b = 0; b < cols; b++) {
-        const x = x0 + (b + 0.5) * colW;
-        if (alR[b]) p.seg(x, yRecv - 9, x, yRecv + 9);
+      }));
+      path({ stroke: BAD, width: Math.max(0.8, colW), cls: "alarms dense" }, each((x, b) => {
         if (alS[b]) p.seg(x, ySend - 9, x, ySend + 9);
-      }
-      p.end();
+        if (alR[b]) p.seg(x, yRecv - 9, x, yRecv + 9);
+      }));
     }
-    this.nDrawnMarks = live ? nDrawnMarks : this.nDrawnMarks;
-    model.markRows = markRows;
-    model.marks = nMarks;
 
     // flags: where an order's states parted
-    const F = this.flags;
-    const fc = F.c;
-    const fLo = lowerBound(fc.t, F.n, t0);
-    const fHi = upperBound(fc.t, F.n, t1);
-    const flagRows = [];
-    let nDrawnFlags = 0;
+    const F = this.flags.c;
+    const fLo = lowerBound(F.t, this.flags.n, t0);
+    const fHi = upperBound(F.t, this.flags.n, tEnd);
+    model.flags = fHi - fLo;
     if (fHi - fLo <= MAX_FLAGS) {
-      if (live && this.drawnFlags.length < fHi - fLo) this.drawnFlags = new Int32Array((fHi - fLo) * 2);
-      p.begin({ stroke: BAD, width: 2, cls: "flag-poles" });
-      for (let i = fLo; i < fHi; i++) {
-        const [x, y] = this.flagPoint(i);
-        p.seg(x, y, x, y - 22);
-      }
-      p.end();
-      p.begin({ fill: BAD, cls: "flags" });
-      for (let i = fLo; i < fHi; i++) {
-        const [x, y] = this.flagPoint(i);
+      const rows = Array.from({ length: fHi - fLo }, (_, k) => fLo + k);
+      const pts = rows.map((i) => this.flagPoint(i));
+      path({ stroke: BAD, width: 2, cls: "flag-poles" }, () => pts.forEach(([x, y]) => p.seg(x, y, x, y - 22)));
+      path({ fill: BAD, cls: "flags" }, () => pts.forEach(([x, y]) => {
         p.m(x, y - 22);
         p.l(x + 12, y - 18);
         p.l(x, y - 14);
         p.z();
-        if (live) this.drawnFlags[nDrawnFlags++] = i;
-        flagRows.push(i);
-      }
-      p.end();
-      if (fHi - fLo <= 30) {
-        for (const i of flagRows) {
-          const [x, y] = this.flagPoint(i);
-          label(`⚑ #${fc.order[i]} parts here`, x + 14, y - 18, { color: "#ffffff", bg: BAD, font: F_BOLD }, 0.5);
-        }
-      }
+      }));
+      rows.forEach((i, k) => {
+        keep("flags", i);
+        if (rows.length <= 30) label(`⚑ #${F.order[i]} parts here`, pts[k][0] + 14, pts[k][1] - 18, { color: "#ffffff", bg: BAD, font: F_BOLD }, 0.5);
+      });
+      model.flagRows = rows;
     } else {
-      const cols = Math.max(1, Math.floor(plotPx));
-      const any = binCounts(fc.t, F.n, t0, this.span, cols, this.bins(7, cols));
-      const colW = (x1 - x0) / cols;
-      const mid = (ySend + yRecv) / 2;
-      p.begin({ stroke: BAD, width: Math.max(0.8, colW), cls: "flags dense" });
-      for (let b = 0; b < cols; b++) if (any[b]) p.seg(x0 + (b + 0.5) * colW, mid - 4, x0 + (b + 0.5) * colW, mid + 4);
-      p.end();
+      const any = bins(7, F.t, this.flags.n); // the flags' own times, sorted, are their index
+      path({ stroke: BAD, width: Math.max(0.8, colW), cls: "flags dense" }, () => any.forEach((n, b) => n && p.seg(x0 + (b + 0.5) * colW, mid - 4, x0 + (b + 0.5) * colW, mid + 4)));
       label(`⚑ ${fmtInt(fHi - fLo)} orders parted in view`, x1, mid - 14, { align: "right", color: "#ffffff", bg: BAD, font: F_BOLD }, 0.5);
     }
-    this.nDrawnFlags = live ? nDrawnFlags : this.nDrawnFlags;
-    model.flagRows = flagRows;
-    model.flags = fHi - fLo;
-
     p.unclip();
     for (const g of gutter) p.text(...g);
-    if (this.follow === false && now > t1) label("now is further on (End) →", x1, 8, { align: "right", color: MUTED, font: F_BOLD }, 0.1);
-    queue.sort((a, b) => a[0] - b[0]);
-    for (const q of queue) place(q);
+    if (!this.follow && now > t1) label("now is further on (End) →", x1, 8, { align: "right", color: MUTED, font: F_BOLD }, 0.1);
+    queue.sort((a, b) => a[0] - b[0]).forEach(place);
 
-    // the highlight, always drawn one by one on top
+    // the highlight: always drawn one by one, on top
     const hl = this.view.highlight;
-    const hlRows = [];
-    if (hl) {
-      if (hl.msg) {
-        const i = this.rowOf(hl.msg);
-        if (i >= 0) hlRows.push(i);
-      } else if (hl.order) {
-        const j = this.orderRow(hl.order);
-        if (j >= 0 && j < this.oReq.length) {
-          if (this.oReq[j]) hlRows.push(this.oReq[j] - 1);
-          if (this.oRep[j]) hlRows.push(this.oRep[j] - 1);
-        }
-      }
-    }
-    const shown = hlRows.filter((i) => mc.send[i] <= t1 && (mc.end[i] >= t0 || mc.fate[i] === FLIGHT));
-    if (shown.length) {
+    const j = hl && hl.order ? this.orderRow(hl.order) : -1;
+    const hlRows = !hl ? [] : hl.msg ? [this.rowOf(hl.msg)] : j >= 0 && j < this.oReq.length ? [this.oReq[j] - 1, this.oRep[j] - 1] : [];
+    model.highlighted = hlRows.filter((i) => i >= 0 && mc.send[i] <= tEnd && (mc.end[i] >= t0 || mc.end[i] > now));
+    if (model.highlighted.length) {
       p.clip(x0 - 8, 0, x1 - x0 + 16, h);
-      p.begin({ stroke: FOCUS, width: 8, cls: "highlight halo", cap: "round" });
-      for (const i of shown) {
-        const [ax, ay, bx, by] = this.arrowGeom(i);
-        p.seg(ax, ay, bx, by);
-      }
-      p.end();
-      for (const i of shown) {
-        const [ax, ay, bx, by] = this.arrowGeom(i);
-        p.begin({ stroke: "#111111", width: 3, dash: mc.leg[i] ? [6, 4] : undefined, cls: "highlight" });
-        p.seg(ax, ay, bx, by);
-        p.end();
+      const geo = model.highlighted.map((i) => this.arrowGeom(i));
+      path({ stroke: FOCUS, width: 8, cls: "highlight halo", cap: "round" }, () => geo.forEach((g) => p.seg(...g)));
+      model.highlighted.forEach((i, k) => {
+        path({ stroke: "#111111", width: 3, dash: mc.leg[i] ? [6, 4] : undefined, cls: "highlight" }, () => p.seg(...geo[k]));
         const s = this.arrowLabel(i);
         const tw = p.measure(s, F_BOLD);
-        const mx = Math.min(x1 - tw / 2, Math.max(x0 + tw / 2, (ax + bx) / 2));
-        p.text(s, mx, (ay + by) / 2, { align: "center", bg: FOCUS, font: F_BOLD, color: "#111111" });
-      }
+        p.text(s, Math.min(x1 - tw / 2, Math.max(x0 + tw / 2, (geo[k][0] + geo[k][2]) / 2)), (geo[k][1] + geo[k][3]) / 2, { align: "center", bg: FOCUS, font: F_BOLD, color: "#111111" });
+      });
       p.unclip();
     }
-    model.highlighted = shown;
-
     this.model = model;
   }
 
-  /** A reusable column buffer (one per purpose), so a frame allocates none. */
+  /** A reusable column buffer per purpose: a frame allocates none. */
   bins(k, cols) {
-    if (!this.binBufs) this.binBufs = [];
-    const b = this.binBufs[k];
-    if (b && b.length === cols) return b;
-    this.binBufs[k] = new Uint32Array(cols);
+    this.binBufs = this.binBufs || [];
+    if (!this.binBufs[k] || this.binBufs[k].length !== cols) this.binBufs[k] = new Uint32Array(cols);
     return this.binBufs[k];
   }
 
-  /** A sentence for screen readers: what the window shows (at most twice a second). */
+  /** What the window shows, in words for screen readers (at most twice a second). */
   summarize() {
-    const el = this.summaryEl;
-    const now = performance.now();
-    if (!el || (this.summarizedAt && now - this.summarizedAt < 500)) return;
-    this.summarizedAt = now;
     const m = this.model;
-    if (!m) return;
-    const parts = [`From t = ${m.t0.toFixed(1)} s to ${m.t1.toFixed(1)} s${m.follow ? ", following now" : ""}.`];
-    parts.push(m.aggregated ? `${fmtInt(m.density.sent)} messages sent, shown as density.` : `${fmtInt(m.arrows)} messages.`);
-    if (m.lost) parts.push(`${fmtInt(m.lost)} lost.`);
-    if (m.bands.length) parts.push(`The receiver was down ${m.bands.length === 1 ? "once" : `${m.bands.length} times`}.`);
-    if (m.flags) {
-      const names = m.flagRows.slice(0, 3).map((i) => `#${this.flags.c.order[i]} at ${this.flags.c.t[i].toFixed(2)} s`);
-      parts.push(`States parted: ${names.length ? names.join(", ") : ""}${m.flags > names.length ? ` and ${fmtInt(m.flags - names.length)} more` : ""}.`);
-    }
-    const text = parts.join(" ");
+    const el = this.summary;
+    if (!el || !m || performance.now() - (this.saidAt || 0) < 500) return;
+    this.saidAt = performance.now();
+    const F = this.flags.c;
+    const parted = m.flagRows.slice(0, 3).map((i) => `#${F.order[i]} at ${F.t[i].toFixed(2)} s`);
+    const text = [`From t = ${m.t0.toFixed(1)} s to ${m.t1.toFixed(1)} s${m.follow ? ", following now" : ""}.`,
+      m.aggregated ? `${fmtInt(m.density.sent)} messages sent, shown as density.` : `${fmtInt(m.arrows)} messages.`,
+      m.lost ? `${fmtInt(m.lost)} lost.` : "",
+      m.bands.length ? `The receiver was down ${m.bands.length === 1 ? "once" : `${m.bands.length} times`}.` : "",
+      m.flags ? `States parted: ${parted.join(", ")}${m.flags > parted.length ? ` and ${fmtInt(m.flags - parted.length)} more` : ""}.` : ""]
+      .filter(Boolean).join(" ");
     if (el.textContent !== text) el.textContent = text;
   }
 
@@ -1653,37 +1084,29 @@ export class Diagram {
   items() {
     const m = this.model;
     if (!m) return null;
-    const mc = this.msgs.c;
+    const { c } = this.msgs;
     const k = this.k;
-    const arrows = [];
-    for (let n = 0; n < this.nDrawnArrows; n++) {
-      const i = this.drawnArrows[n];
-      const [ax, ay, bx, by] = this.arrowGeom(i);
-      arrows.push({
-        msg: mc.id[i], order: mc.order[i], seq: mc.seq[i], leg: LEGS[mc.leg[i]], kind: KINDS[mc.kind[i]], fate: FATES[mc.fate[i]],
-        label: this.arrowLabel(i), send: mc.send[i], end: mc.end[i], x0: ax * k, y0: ay * k, x1: bx * k, y1: by * k,
-      });
-    }
-    const crosses = m.lostRows.map((i) => {
-      const [, , bx, by] = this.arrowGeom(i);
-      return { msg: mc.id[i], order: mc.order[i], leg: LEGS[mc.leg[i]], t: mc.end[i], at: mc.at[i], x: bx * k, y: by * k };
-    });
-    const kc = this.marks.c;
-    const ticks = m.markRows.map((i) => ({
-      type: MARKS[kc.type[i]], order: kc.order[i], t: kc.t[i], seq: kc.seq[i], label: this.markLabel(i),
-      lifeline: ON_RECEIVER[kc.type[i]] ? "receiver" : "sender",
-    }));
-    const fc = this.flags.c;
-    const flags = m.flagRows.map((i) => {
-      const [x, y] = this.flagPoint(i);
-      return { order: fc.order[i], t: fc.t[i], seq: fc.causeSeq[i], msg: fc.msg[i], pos: fc.pos[i], x: x * k, y: y * k };
-    });
+    const K = this.marks.c;
+    const F = this.flags.c;
+    const ticks = m.markRows.map((i) => ({ type: MARKS[K.type[i]], order: K.order[i], t: K.t[i], seq: K.seq[i], label: this.markLabel(i), lifeline: ON_RECEIVER[K.type[i]] ? "receiver" : "sender" }));
     return {
-      t0: m.t0, t1: m.t1, span: m.span, follow: m.follow, now: m.now, aggregated: m.aggregated, density: m.density,
+      t0: m.t0, t1: m.t1, span: m.span, follow: m.follow, now: m.now, aggregated: m.aggregated, density: m.density, lost: m.lost,
       lifelines: { sender: this.ySend * k, receiver: this.yRecv * k },
-      arrows, crosses, ticks, flags, lost: m.lost,
-      bands: m.bands, timeouts: ticks.filter((t) => t.type === "timeout"),
-      highlighted: m.highlighted.map((i) => mc.id[i]),
+      arrows: Array.from(this.drawn.arrows.subarray(0, this.nDrawn.arrows), (i) => {
+        const g = this.arrowGeom(i);
+        return { msg: c.id[i], order: c.order[i], seq: c.seq[i], leg: LEGS[c.leg[i]], kind: KINDS[c.kind[i]], fate: FATES[this.fate(i)],
+          label: this.arrowLabel(i), send: c.send[i], end: c.end[i], x0: g[0] * k, y0: g[1] * k, x1: g[2] * k, y1: g[3] * k };
+      }),
+      crosses: m.lostRows.map((i) => {
+        const g = this.arrowGeom(i);
+        return { msg: c.id[i], order: c.order[i], leg: LEGS[c.leg[i]], t: c.end[i], at: c.at[i], x: g[2] * k, y: g[3] * k };
+      }),
+      ticks, timeouts: ticks.filter((t) => t.type === "timeout"), bands: m.bands,
+      flags: m.flagRows.map((i) => {
+        const [x, y] = this.flagPoint(i);
+        return { order: F.order[i], t: F.t[i], seq: F.seq[i], msg: F.msg[i], pos: F.pos[i], x: x * k, y: y * k };
+      }),
+      highlighted: m.highlighted.map((i) => c.id[i]),
       records: { messages: this.msgs.n, marks: this.marks.n, bands: this.bands.n, flags: this.flags.n },
     };
   }
@@ -1692,58 +1115,43 @@ export class Diagram {
 
   /** The window as SVG text (hand-built). */
   svg() {
-    const sp = new SvgPainter(this.ctx, this.w, this.h);
-    const keep = [this.nDrawnArrows, this.nDrawnMarks, this.nDrawnFlags, this.model];
+    const sp = new SvgPainter(this.ctx);
+    const [model, nDrawn] = [this.model, this.nDrawn];
     this.render(sp, false);
-    [this.nDrawnArrows, this.nDrawnMarks, this.nDrawnFlags] = keep;
     const m = this.model;
-    this.model = keep[3] || m;
-    return sp.svg(`Space-time diagram, t = ${m.t0.toFixed(2)} s to ${m.t1.toFixed(2)} s`);
+    [this.model, this.nDrawn] = [model || m, nDrawn];
+    return sp.svg(this.w, this.h, `Space-time diagram, t = ${m.t0.toFixed(2)} s to ${m.t1.toFixed(2)} s`);
   }
 
   download(type) {
     const save = (blob, name) => {
-      const a = document.createElement("a");
-      a.href = URL.createObjectURL(blob);
-      a.download = name;
+      const a = Object.assign(document.createElement("a"), { href: URL.createObjectURL(blob), download: name });
       document.body.append(a);
       a.click();
       a.remove();
       setTimeout(() => URL.revokeObjectURL(a.href), 10000);
     };
-    if (type === "svg") {
-      save(new Blob([this.svg()], { type: "image/svg+xml" }), "space-time-diagram.svg");
-    } else {
-      this.draw(true);
-      this.canvas.toBlob((blob) => blob && save(blob, "space-time-diagram.png"), "image/png");
-    }
+    if (type === "svg") return save(new Blob([this.svg()], { type: "image/svg+xml" }), "space-time-diagram.svg");
+    this.draw(true);
+    this.canvas.toBlob((blob) => blob && save(blob, "space-time-diagram.png"), "image/png");
   }
-}
-
-function rank(type) {
-  return type === M_CRASH ? 0 : type === M_TIMEOUT ? 1 : type === M_APPROVED || type === M_CANCELLED ? 2 : type === M_RESERVED || type === M_REFUSED ? 3 : 4;
 }
 
 // ------------------------------------------------------------------ the tab switch
 
 /**
- * Orders and the diagram share the lower-left place: a tab switch (click or Enter; the
- * arrows are the page's keys), or both side by side where the screen is wide enough
- * (CSS decides: the tabs are then not displayed). The first tab says "Metrics" in the
- * metrics stream, where the metrics panel takes the orders' place.
+ * Orders (or the metrics panel) and the diagram share the lower-left place: a tab switch
+ * (click or Enter; the arrow keys are the page's), or both side by side where CSS finds
+ * room (the tabs are then not displayed).
  */
 export class LowerTabs {
   /** @param {object} o lower (the shared place), tabs (the tab buttons, Orders first), onChange(i) */
   constructor({ lower, tabs, onChange = () => {} }) {
-    this.lower = lower;
-    this.tabs = tabs;
-    this.onChange = onChange;
-    for (const [i, tab] of tabs.entries()) {
-      tab.addEventListener("click", (ev) => {
-        this.select(i);
-        if (ev.detail > 0) tab.blur(); // a mouse click: the page's keys stay the presenter's
-      });
-    }
+    Object.assign(this, { lower, tabs, onChange });
+    tabs.forEach((tab, i) => tab.addEventListener("click", (ev) => {
+      this.select(i);
+      if (ev.detail > 0) tab.blur(); // a mouse click: the page's keys stay the presenter's
+    }));
     const list = tabs[0].parentElement;
     const measure = () => lower.style.setProperty("--tabs-w", `${Math.ceil(list.getBoundingClientRect().width)}px`);
     new ResizeObserver(measure).observe(list);
@@ -1752,8 +1160,7 @@ export class LowerTabs {
   }
 
   select(i) {
-    this.selected = i;
-    for (const [j, tab] of this.tabs.entries()) tab.setAttribute("aria-selected", String(i === j));
+    this.tabs.forEach((tab, j) => tab.setAttribute("aria-selected", String(i === j)));
     this.lower.dataset.tab = i === 0 ? "orders" : "diagram";
     this.onChange(i);
   }
