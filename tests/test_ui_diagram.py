@@ -272,3 +272,20 @@ def test_an_earlier_moment_is_drawn_as_of_then_and_live_draws_it_all(page, serve
                            timeout=TIMEOUT_MS)
     page.wait_for_timeout(100)
     assert [f["order"] for f in items(page)["flags"]] == [f["order"] for f in head["flags"]]
+
+
+def test_an_order_selected_in_the_table_is_highlighted_and_a_new_run_clears(page, server):
+    play_to_the_end(page, server.url, "reply-lost")
+    msgs = sorted(a["msg"] for a in items(page)["arrows"] if a["order"] == 1)
+    page.get_by_role("tab", name="Orders").click()
+    order_row(page, 1).click()
+    open_tab(page)
+    # Both of its messages, as the table's click pins its first log entry.
+    page.wait_for_function("(m) => JSON.stringify(window.amo.diagram.items().highlighted"
+                           ".sort((a, b) => a - b)) === JSON.stringify(m)", arg=msgs)
+    assert items(page)["records"]["messages"] == 2
+    # Another run (another run number): the history starts again.
+    page.get_by_label("Scenario").select_option("happy-path")
+    page.wait_for_function("() => window.amo.store.scenario === 'happy-path'")
+    page.wait_for_function("() => window.amo.diagram.items().records.flags === 0")
+    assert items(page)["records"]["messages"] <= 1
