@@ -204,9 +204,11 @@ def test_reveal_an_order_shows_where_its_states_parted(page, server):
     open_app(page, server.url, query=f"?scenario=reply-lost&speed={FAST}&play=1")
     page.wait_for_function("() => window.amo.store.counts.diverged >= 1", timeout=TIMEOUT_MS)
     expect(order_row(page, 1)).to_be_visible()
-    t = page.evaluate("() => window.amo.diagram.reveal(1)")
+    # Clicking the diverged order in the table shows where its states parted.
+    order_row(page, 1).click()
     expect(page.get_by_role("tab", name="Space-time diagram")).to_have_attribute(
         "aria-selected", "true")
+    t = page.evaluate("() => window.amo.diagram.reveal(1)")
     page.wait_for_timeout(100)
     got = items(page)
     assert not got["follow"] and got["t0"] <= t <= got["t1"]

@@ -215,6 +215,10 @@ def test_run_from_here_with_another_failure_keeps_the_original(page, server, tmp
     scrub(page, 0.5)
     page.get_by_role("button", name="Run from here").click()
     expect(page.locator("#stage")).to_have_attribute("data-history", "false")
+    # The fork shares its past with the original: the diagram and the log hold it.
+    page.wait_for_function("() => window.amo.diagram.lastSeq >= window.amo.store.appliedSeq"
+                           " && window.amo.store.appliedSeq > 0")
+    expect(page.locator("#log")).to_contain_text("Order #1 created")
     page.get_by_role("checkbox", name="Reply lost", exact=True).click()
     page.keyboard.press("n")
     page.keyboard.press(" ")

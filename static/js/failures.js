@@ -39,6 +39,7 @@ export class FailureControls {
     this.nexts = []; // {point, el}: the "next only" buttons
     this.chips = []; // {point, el}
     this.byPointer = false;
+    this.pending = new Set(); // points with a set-failure command on its way
   }
 
   /** Build the controls for these failure points (again only if the list changed). */
@@ -124,7 +125,12 @@ export class FailureControls {
   }
 
   set(point, fields) {
+    // Until the answer, the control shows what the person did (a redraw from the store's
+    // older setting would flip a just-clicked checkbox back for a moment).
+    this.pending.add(point);
     return this.send("set-failure", { point, ...fields }).then((a) => {
+      this.pending.delete(point);
+      this.view.dirty.failures = true;
       if (!a.ok) this.render(this.store.failures);
     });
   }
@@ -153,7 +159,7 @@ export class FailureControls {
     for (const { point, input, label } of this.boxes) {
       const f = get(point);
       label.closest(".frow").hidden = noReplies && failureWords(point).leg === "reply";
-      input.checked = f.mode === "on";
+      if (!this.pending.has(point)) input.checked = f.mode === "on";
       label.dataset.mode = f.mode;
       label.closest(".frow").dataset.mode = f.mode === "off" && f.probability > 0 ? "random" : f.mode;
       label.title = `${failureWords(point).label}: ${modeWords(f.mode, f.probability)}`;

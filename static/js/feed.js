@@ -7,6 +7,7 @@
 import { RUN_REPLACED } from "./words.js";
 
 const HISTORY_FOR_LOG = 2000; // events fetched to fill the log after a snapshot
+const DIAGRAM_BACKFILL = 20000; // and to draw the diagram of a run seen from midway
 
 export class Feed {
   /**
@@ -34,6 +35,7 @@ export class Feed {
     if (this.timeline) this.timeline.onSnapshot(snap);
     if (this.share && this.ready) this.share.changed(); // the address bar follows the run
     this.backfillLog(snap);
+    this.backfillDiagram(snap);
     this.panels.render(clock.display, performance.now());
     this.log.render(true);
     // A re-sync after a command without an answer says so; a fresh view says how to start.
@@ -55,6 +57,30 @@ export class Feed {
     if (!a.ok || a.run !== snap.run || this.stats.snapshots !== which) return;
     this.view.prependLog(a.events || []);
     this.log.render(true);
+  }
+
+  /** The space-time diagram after a snapshot of a run it has not seen from its start (a
+   * fork, an import, a reload): the run's history up to the snapshot, from the server, when
+   * the run is paused (nothing newer can arrive meanwhile); at most DIAGRAM_BACKFILL events. */
+  async backfillDiagram(snap) {
+    const d = this.diagram;
+    if (!d || !snap.seq || snap.playing || !this.commands) return;
+    // Only a run that began before this page saw it: a fork, an import, or the first
+    // snapshot after the page (re)loaded.
+    if (!(snap.forked_from || snap.imported || this.stats.snapshots === 1)) return;
+    const which = this.stats.snapshots;
+    await new Promise((r) => requestAnimationFrame(r)); // the diagram has taken the new run
+    if (d.lastSeq >= snap.seq) return; // it saw this run (a seek in its past)
+    const events = [];
+    for (let from = Math.max(1, snap.seq - DIAGRAM_BACKFILL + 1); from <= snap.seq;) {
+      const a = await this.commands.send("history", { from_seq: from, to_seq: snap.seq }, { quiet: true });
+      if (!a.ok || a.run !== snap.run || this.stats.snapshots !== which || !a.events.length) return;
+      events.push(...a.events);
+      from = a.to_seq + 1;
+    }
+    if (this.stats.snapshots !== which || d.lastSeq > snap.seq) return;
+    d.clear();
+    d.add(events);
   }
 
   onBatch(batch) {

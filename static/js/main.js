@@ -43,7 +43,7 @@ const stage = new Stage({
   store, view, onFailureClick: (point) => failureControls.toggle(point),
 });
 const log = new EventLog($("#log"), $("#log-count"), store, view);
-const panels = new Panels(store, view, (seq) => log.jumpToSeq(seq));
+const panels = new Panels(store, view, (seq) => log.jumpToSeq(seq), (id) => diagram.reveal(id));
 // The space-time diagram shares the lower-left place with the orders (a tab switch);
 // window.amo.diagram.reveal(orderId) shows where an order's states parted.
 const diagramPanel = $("#diagram-panel");
@@ -101,7 +101,7 @@ new Keys({
 });
 
 conn.open(new Feed({
-  store, clock, view, panels, log, controls, failureControls, bookmark, indicator, commands, announcer, notice, timeline, share, stats,
+  store, clock, view, panels, log, controls, failureControls, bookmark, indicator, commands, announcer, notice, timeline, share, diagram, stats,
 }));
 startLoop({
   store, clock, view, stage, diagram, panels, log, failureControls, controls, timeline, announcer, stats,

@@ -43,8 +43,10 @@ const BADGE = {
 };
 
 export class Panels {
-  /** onJumpToSeq(seq): the alarm's "parted at" moment was clicked (the log shows that event). */
-  constructor(store, view, onJumpToSeq) {
+  /** onJumpToSeq(seq): the alarm's "parted at" moment was clicked (the log shows that event).
+   *  onReveal(orderId): a diverged order was selected (the diagram shows where it parted). */
+  constructor(store, view, onJumpToSeq, onReveal = null) {
+    this.onReveal = onReveal;
     this.store = store;
     this.view = view;
     this.senderBody = $("#sender-body");
@@ -305,6 +307,7 @@ export class Panels {
     const first = o ? o.history.find((e) => e.type === "order-created") || o.history[0] : null;
     if (!(first && this.onJumpToSeq(first.seq))) this.view.highlight = { msg: null, order: id, seq: null };
     this.markSelected();
+    if (o && o.judgement === "diverged" && this.onReveal) this.onReveal(id);
   }
 
   /** Mark the row of the order the highlight is on (hovered or pinned in the log, or selected). */
