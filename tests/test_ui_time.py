@@ -225,6 +225,11 @@ def test_run_from_here_with_another_failure_keeps_the_original(page, server, tmp
     run_to_end(page, orders=2)
     expect(order_row(page, 2).locator(".badge")).to_contain_text("diverged")
     assert events_hash(page) != original
+    # The diagram ghosts the original under the fork, from the moment they part.
+    page.get_by_role("tab", name="Space-time diagram").click()
+    expect(page.locator("#diagram-ghost")).to_contain_text("t = 0.50 s: the original")
+    page.wait_for_function("() => window.amo.diagram.items().ghost.total > 0")
+    page.get_by_role("tab", name="Orders").click()
     # The original is intact: its export replays to the same events.
     page.get_by_text("Share").click()
     with page.expect_download() as download:

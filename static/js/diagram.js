@@ -34,6 +34,7 @@ const MARK_OF = {
 
 const INK = "#0f172a";
 const MUTED = "#475569";
+const GHOST = "#64748b"; // the original run under a fork
 const BAD = "#c1121f";
 const WARN = "#92400e";
 const GOOD = "#0f7a3a";
@@ -383,6 +384,15 @@ export class Diagram {
   frame(t, applied) {
     const run = this.getRun();
     if (run !== this.run) {
+      // A fork of the run drawn so far ("Run from here"): the original stays, ghosted
+      // under the fork from the moment they part, so the two can be compared.
+      const fork = this.store.forkedFrom;
+      this.ghost = fork && fork.run === this.run && this.msgs.n ? this.ghostOf(fork) : null;
+      const legend = document.getElementById("diagram-ghost");
+      if (legend) {
+        legend.hidden = !this.ghost;
+        if (this.ghost) legend.textContent = `fork of run ${this.ghost.run} at t = ${this.ghost.at.toFixed(2)} s: the original, in grey`;
+      }
       this.run = run;
       this.clear();
       this.span = START_SPAN;
@@ -795,6 +805,85 @@ export class Diagram {
     return type[i] === M_CRASH ? "⚡ crash" : type[i] === M_RESTART ? "↻ up" : `#${order[i]} ${MARK_WORDS[type[i]]}`;
   }
 
+  /** The original run's messages and flags after the fork's moment, kept to be ghosted. */
+  ghostOf(fork) {
+    const c = this.msgs.c;
+    const at = fork.t;
+    const rows = [];
+    for (let i = 0; i < this.msgs.n; i++) {
+      if (c.send[i] > at || (c.send[i] === at && c.seq[i] > fork.seq)) {
+        rows.push({ send: c.send[i], end: c.end[i], arr: c.arr[i], at: c.at[i], leg: c.leg[i], fate: c.fate[i] });
+      }
+    }
+    const flags = [];
+    const F = this.flags.c;
+    for (let i = 0; i < this.flags.n; i++) if (F.seq[i] > fork.seq) flags.push({ t: F.t[i], pos: F.pos[i], order: F.order[i] });
+    return { run: this.run, at, rows, flags };
+  }
+
+  /** The original run under a fork: its messages from the fork's moment on, in grey, dashed,
+   *  losses crossed, flags outlined; a caption says what it is. Canvas only. */
+  drawGhost() {
+    const g = this.ghost;
+    if (!g || (!g.rows.length && !g.flags.length)) return 0;
+    const ctx = this.ctx;
+    const [t0, t1] = this.windowNow();
+    const { x0, x1, ySend, yRecv, h } = this;
+    let n = 0;
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(x0 - 8, 0, x1 - x0 + 16, h);
+    ctx.clip();
+    ctx.globalAlpha = 0.55;
+    ctx.strokeStyle = GHOST;
+    ctx.lineWidth = 1.5;
+    ctx.setLineDash([2, 3]);
+    ctx.beginPath();
+    const crosses = [];
+    for (const r of g.rows) {
+      if (r.end < t0 || r.send > t1) continue;
+      const f = r.fate === LOST ? r.at : 1;
+      const [ya, yb] = r.leg ? [yRecv, ySend] : [ySend, yRecv];
+      const [xa, xb, yEnd] = [this.X(r.send), this.X(r.end), ya + (yb - ya) * f];
+      ctx.moveTo(xa, ya + (r.leg ? -3 : 3));
+      ctx.lineTo(xb, yEnd + (r.leg ? -3 : 3));
+      if (r.fate === LOST) crosses.push([xb, yEnd]);
+      n++;
+    }
+    ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    for (const [x, y] of crosses) {
+      ctx.moveTo(x - 4, y - 4);
+      ctx.lineTo(x + 4, y + 4);
+      ctx.moveTo(x - 4, y + 4);
+      ctx.lineTo(x + 4, y - 4);
+    }
+    for (const fl of g.flags) {
+      if (fl.t < t0 || fl.t > t1) continue;
+      const [x, y] = [this.X(fl.t), ySend + (yRecv - ySend) * fl.pos];
+      ctx.moveTo(x, y);
+      ctx.lineTo(x, y - 20);
+      ctx.lineTo(x + 11, y - 16);
+      ctx.lineTo(x, y - 12);
+    }
+    ctx.stroke();
+    ctx.globalAlpha = 1;
+    const gx = this.X(g.at);
+    if (gx >= x0 && gx <= x1) {
+      ctx.strokeStyle = GHOST;
+      ctx.setLineDash([4, 3]);
+      ctx.beginPath();
+      ctx.moveTo(gx, ySend - 14);
+      ctx.lineTo(gx, yRecv + 14);
+      ctx.stroke();
+      ctx.setLineDash([]);
+    }
+    ctx.restore();
+    return n;
+  }
+
   // ---------------------------------------------------------------- drawing
 
   draw(force = false) {
@@ -807,6 +896,7 @@ export class Diagram {
     this.dirty = false;
     this.ctx.setTransform(this.dpr * this.k, 0, 0, this.dpr * this.k, 0, 0);
     this.render(this.painter, true);
+    if (this.model) this.model.ghostArrows = this.drawGhost();
     this.stats.draws++;
     this.stats.drawMs += performance.now() - started;
     this.summarize();
@@ -1091,6 +1181,7 @@ export class Diagram {
     const ticks = m.markRows.map((i) => ({ type: MARKS[K.type[i]], order: K.order[i], t: K.t[i], seq: K.seq[i], label: this.markLabel(i), lifeline: ON_RECEIVER[K.type[i]] ? "receiver" : "sender" }));
     return {
       t0: m.t0, t1: m.t1, span: m.span, follow: m.follow, now: m.now, aggregated: m.aggregated, density: m.density, lost: m.lost,
+      ghost: this.ghost ? { run: this.ghost.run, at: this.ghost.at, arrows: m.ghostArrows || 0, total: this.ghost.rows.length } : null,
       lifelines: { sender: this.ySend * k, receiver: this.yRecv * k },
       arrows: Array.from(this.drawn.arrows.subarray(0, this.nDrawn.arrows), (i) => {
         const g = this.arrowGeom(i);

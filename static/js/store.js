@@ -63,6 +63,8 @@ export class Store {
     this.scenario = snap.scenario;
     this.seed = snap.seed;
     this.custom = !!snap.custom;
+    // {run, seq, t}: this run is a fork of run `run`, from its event `seq` at time t
+    this.forkedFrom = snap.forked_from ? { ...snap.forked_from, t: snap.t } : null;
     this.config = s.config || {};
     this.appliedSeq = snap.seq;
     this.setPacing(snap);

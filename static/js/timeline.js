@@ -52,6 +52,7 @@ export class Timeline {
   /** A snapshot arrived: the moment it shows. */
   onSnapshot(snap) {
     this.view = snap.view || { live: true };
+    this.dragging = false;
     this.render();
   }
 
