@@ -164,11 +164,18 @@ def test_export_then_import_replays_identically(page, server, tmp_path):
     original = events_hash(page)
     page.get_by_text("Share").click()
     with page.expect_download() as download:
-        page.get_by_role("button", name="Export run").click()
+        page.get_by_role("button", name="Export run", exact=True).click()
     path = tmp_path / "run.json"
     download.value.save_as(path)
     run = json.loads(path.read_text())
-    assert run["scenario"] == "four-failures" and run["command_log"]
+    assert run["scenario"] == "four-failures" and run["command_log"] and "events" not in run
+    # With its events, for reading: every event of the run; a replay ignores them.
+    page.get_by_text("Share").click()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export run with its events").click()
+    with_events = json.loads(open(download.value.path()).read())
+    assert [e["seq"] for e in with_events["events"]] == list(
+        range(1, page.evaluate("() => window.amo.store.appliedSeq") + 1))
     # Another run in between, then the file back.
     page.locator("#scenario").select_option("happy-path")
     expect(page.locator("#explains")).to_contain_text("Nothing breaks")
@@ -184,7 +191,7 @@ def test_a_tampered_file_is_refused_with_its_field_named(page, server, tmp_path)
     before = page.evaluate(STATE)
     page.get_by_text("Share").click()
     with page.expect_download() as download:
-        page.get_by_role("button", name="Export run").click()
+        page.get_by_role("button", name="Export run", exact=True).click()
     run = json.loads(open(download.value.path()).read())
     run["command_log"][0]["cmd"]["cmd"] = "explode"
     bad = tmp_path / "tampered.json"

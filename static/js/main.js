@@ -67,7 +67,7 @@ const timeline = new Timeline({
 });
 const share = new Share({
   send, store, clock, timeline, controls, announcer, notice,
-  els: { copy: $("#copy-link"), exportBtn: $("#export-run"), exportOriginal: $("#export-original"), importBtn: $("#import-run"), importFile: $("#import-file") },
+  els: { copy: $("#copy-link"), exportBtn: $("#export-run"), exportEvents: $("#export-events"), exportOriginal: $("#export-original"), importBtn: $("#import-run"), importFile: $("#import-file") },
 });
 // A choice in the Share menu closes it.
 $("#run-menu").addEventListener("click", (ev) => {

@@ -17,7 +17,9 @@ const POINT_CODE = {
 const CODE_POINT = Object.fromEntries(Object.entries(POINT_CODE).map(([k, v]) => [v, k]));
 const MODE_CODE = { off: "0", next: "1", on: "2" };
 const CODE_MODE = { 0: "off", 1: "next", 2: "on" };
-export const MAX_LINK = 8000; // longer links are cut by some browsers, mail and chat tools
+export const MAX_LINK = 8000;
+const MAX_FILE = 64 * 1024 * 1024; // a run file (docs/runfile.md)
+const MAX_EXPORT_EVENTS = 100000; // events written into an exported file, for reading // longer links are cut by some browsers, mail and chat tools
 const UPDATE_DELAY_MS = 400;
 
 /** One command in the compact form ("o", "o250", "fy2", "fr0p0.05", "c500"), or null. */
@@ -101,7 +103,7 @@ export function runLink(base, run, { speed, at }) {
 export class Share {
   /**
    * @param {object} o send (commands), store, clock, timeline, controls (presets),
-   *   announcer, notice, els: {copy, exportBtn, importBtn, importFile, exportOriginal}
+   *   announcer, notice, els: {copy, exportBtn, exportEvents, importBtn, importFile, exportOriginal}
    */
   constructor({ send, store, clock, timeline, controls, announcer, notice, els }) {
     Object.assign(this, { send, store, clock, timeline, controls, announcer, notice, els });
@@ -111,6 +113,7 @@ export class Share {
     this.maxImport = null; // the server's limit (join answer: limits.max_import)
     els.copy.addEventListener("click", () => this.copyLink());
     els.exportBtn.addEventListener("click", () => this.exportRun("current"));
+    if (els.exportEvents) els.exportEvents.addEventListener("click", () => this.exportRun("current", true));
     if (els.exportOriginal) els.exportOriginal.addEventListener("click", () => this.exportRun("original"));
     els.importBtn.addEventListener("click", () => els.importFile.click());
     els.importFile.addEventListener("change", () => {
@@ -182,10 +185,22 @@ export class Share {
       : "The address bar now holds the link to this run: copy it from there (this browser did not allow copying).");
   }
 
-  async exportRun(which) {
+  async exportRun(which, withEvents = false) {
     const a = await this.send("export", { which });
     if (!a.ok) return;
     const run = a.run || a;
+    if (withEvents && which === "current") {
+      // The events too, for reading (a replay ignores them): from the server's history.
+      const events = [];
+      for (let from = 1; events.length < MAX_EXPORT_EVENTS;) {
+        const h = await this.send("history", { from_seq: from }, { quiet: true });
+        if (!h.ok || !h.events.length) break;
+        events.push(...h.events);
+        if (h.to_seq >= h.head_seq) break;
+        from = h.to_seq + 1;
+      }
+      run.events = events.slice(0, MAX_EXPORT_EVENTS);
+    }
     const text = JSON.stringify(run, null, 1);
     const blob = new Blob([text], { type: "application/json" });
     const url = URL.createObjectURL(blob);
@@ -196,14 +211,14 @@ export class Share {
     link.click();
     link.remove();
     setTimeout(() => URL.revokeObjectURL(url), 5000);
-    this.announcer.say(`Run exported: ${link.download} (config, seed and ${run.command_log.length} commands; Import run replays it).`);
+    const n = run.events ? `, ${run.events.length.toLocaleString("en")} events` : "";
+    this.announcer.say(`Run exported: ${link.download} (config, seed and ${run.command_log.length} commands${n}; Import run replays it).`);
   }
 
   /** A file chosen in Import run: read, parse, send. The current run stays if it is refused. */
   async importFile(file) {
-    const limit = this.maxImport || 15360;
-    if (file.size > limit) {
-      this.refuse(file.name, `it is ${file.size.toLocaleString("en")} bytes, at most ${limit.toLocaleString("en")} can be imported here`);
+    if (file.size > MAX_FILE) {
+      this.refuse(file.name, `it is ${file.size.toLocaleString("en")} bytes, a run file is at most ${MAX_FILE.toLocaleString("en")}`);
       return;
     }
     let run;
@@ -211,6 +226,13 @@ export class Share {
       run = JSON.parse(await file.text());
     } catch (e) {
       this.refuse(file.name, `it is not JSON (${String(e.message || e).slice(0, 80)})`);
+      return;
+    }
+    if (run && typeof run === "object" && !Array.isArray(run)) delete run.events; // a replay ignores them
+    const size = JSON.stringify(run).length;
+    const limit = this.maxImport || 15360;
+    if (size > limit) {
+      this.refuse(file.name, `its run is ${size.toLocaleString("en")} bytes without its events; the server imports at most ${limit.toLocaleString("en")} (about 170 commands)`);
       return;
     }
     await this.importRun(run, undefined, file.name);
