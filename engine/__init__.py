@@ -8,14 +8,15 @@ from .commands import COMMANDS, normalize_command
 from .config import Config, FailureSetting
 from .errors import CommandError, ConfigError, EngineError
 from .history import History
-from .names import FAILURE_POINTS
+from .names import CALL_MODES, FAILURE_POINTS
 from .presets import PRESETS, describe_presets, preset_config, preset_names, preset_script
 from .simulation import Simulation
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "COMMANDS", "Config", "CommandError", "ConfigError", "EngineError", "FAILURE_POINTS",
+    "CALL_MODES", "COMMANDS", "Config", "CommandError", "ConfigError", "EngineError",
+    "FAILURE_POINTS",
     "FailureSetting", "History", "PRESETS", "Simulation", "describe_presets", "normalize_command",
     "preset_config", "preset_names", "preset_script", "__version__",
 ]

@@ -9,7 +9,7 @@ import sys
 
 from .config import MAX_AMOUNT, MAX_ORDERS, MAX_SEED
 from .errors import EngineError
-from .names import FAILURE_POINTS
+from .names import CALL_MODES, FAILURE_POINTS
 from .presets import PRESETS, preset_config, preset_script
 from .runfile import MAX_FILE_BYTES, dump_run, load_run, read_run_text
 from .simulation import Simulation
@@ -56,6 +56,13 @@ def _point(text: str) -> str:
     return text
 
 
+def _call(text: str) -> str:
+    if text not in CALL_MODES:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a call mode (one of {', '.join(CALL_MODES)})")
+    return text
+
+
 def _loss(text: str) -> tuple[str, float]:
     allowed = ", ".join(list(_LOSS_ALIASES) + list(FAILURE_POINTS))
     if "=" not in text:
@@ -96,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=_decimal, default=None,
                         help="the sender's reply timeout, virtual seconds")
     parser.add_argument("--seed", type=_int_in(0, MAX_SEED), default=None)
+    parser.add_argument("--call", type=_call, default=None, metavar="MODE",
+                        help="how the Order service calls the Customer service: async "
+                             "(default: send and go on) or sync (one call at a time, "
+                             "blocking until its reply or its timeout; orders wait in a "
+                             "queue)")
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print a JSON report")
     out.add_argument("--trace", action="store_true",
@@ -114,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _RUN_FLAGS = ("scenario", "fail", "loss", "orders", "order_interval", "amount",
-              "credit_limit", "timeout", "seed")
+              "credit_limit", "timeout", "seed", "call")
 
 
 def replay_run(args: argparse.Namespace, parser: argparse.ArgumentParser
@@ -138,7 +150,7 @@ def make_run(args: argparse.Namespace) -> tuple[Simulation, list]:
     overrides: dict = {}
     if args.orders is not None:
         overrides["orders"] = args.orders
-    for key in ("order_interval", "amount", "credit_limit", "seed"):
+    for key in ("order_interval", "amount", "credit_limit", "seed", "call"):
         value = getattr(args, key)
         if value is not None:
             overrides[key] = value

@@ -6,7 +6,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from .errors import ConfigError
-from .names import FAILURE_POINTS, MODES
+from .names import ASYNC, CALL_MODES, FAILURE_POINTS, MODES
 
 MAX_SEED = 2**63 - 1
 MAX_ORDERS = 100_000_000
@@ -48,6 +48,7 @@ class Config:
     sample_interval: float = 0.25
     sample_mean: float = 50.0
     failures: dict[str, FailureSetting] = field(default_factory=_default_failures)
+    call: str = ASYNC
 
     # ---------------------------------------------------------------- validation
     @classmethod
@@ -91,6 +92,7 @@ class Config:
         values["sample_mean"] = check_float(
             "sample_mean", merged.get("sample_mean", base.sample_mean), 0.0, 1e9)
         values["failures"] = check_failures(merged.get("failures", {}))
+        values["call"] = check_call(merged.get("call", base.call))
         return cls(**values)
 
     def to_dict(self) -> dict:
@@ -138,6 +140,13 @@ def check_range(name: str, value: object) -> tuple[float, float]:
     if low > high:
         raise ConfigError(name, list(value), allowed)
     return (low, high)
+
+
+def check_call(value: object) -> str:
+    """The call mode: async (today's sender) or sync (one blocking call at a time)."""
+    if not isinstance(value, str) or value not in CALL_MODES:
+        raise ConfigError("call", value, "one of " + ", ".join(CALL_MODES))
+    return value
 
 
 def check_point(name: str, value: object, error: type[Exception] = ConfigError) -> str:

@@ -10,6 +10,13 @@ FAILURE_POINTS = (REQUEST_LOST, CRASH_BEFORE, CRASH_AFTER, REPLY_LOST)
 # How a failure point is switched: off, armed for the next message only, or on until off.
 MODES = ("off", "next", "on")
 
+# How the Order service calls the Customer service: asynchronously (send and go on: any
+# number of calls outstanding), or synchronously (one call at a time, blocking until its
+# reply arrives or its reply timeout passes; orders created meanwhile wait in a queue).
+ASYNC = "async"
+SYNC = "sync"
+CALL_MODES = (ASYNC, SYNC)
+
 REQUEST = "request"
 REPLY = "reply"
 
@@ -48,3 +55,7 @@ DIVERGENCE_TEXT = {
 
 # Why a message was lost: a failure point (request-lost, reply-lost), or this.
 RECEIVER_DOWN = "receiver-down"
+
+# Event types of the synchronous call mode (docs/events.md, "The sender (Order service)").
+CALL_QUEUED = "call-queued"
+CALL_STARTED = "call-started"

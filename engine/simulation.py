@@ -57,6 +57,9 @@ _MODE_CODES = {name: code for code, name in enumerate(_MODE_NAMES)}
 # already (events made), or bound to the object (the handlers).
 _NOT_CHECKPOINTED = frozenset({"config", "command_log", "_out", "_handlers"})
 
+# When a queued order's call started (sync mode): not yet.
+_NOT_STARTED = float("inf")
+
 # Reply kinds carried in scheduler entries.
 _REPLY_KINDS = (N.CREDIT_RESERVED, N.INSUFFICIENT_CREDIT)
 
@@ -120,6 +123,15 @@ class Simulation:
         # keep_orders=N: drop final orders only beyond the most recent N.
         self._keep_recent = 0 if isinstance(keep_orders, bool) else int(keep_orders)
         self._horizon = max(cfg.reply_timeout, cfg.round_trip_max()) + 1.0
+        # Synchronous call mode (config.call == "sync"): one call outstanding at a time.
+        # _call is the order whose call is outstanding (0: none). Calls go in order id
+        # order, one at a time, so the queue is always the orders after it: _call + 1 up
+        # to the last order (empty when no call is outstanding). _started, per order, is
+        # when its call started (inf while queued): what decides when an order's columns
+        # may be dropped.
+        self._sync = cfg.call == N.SYNC
+        self._call = 0
+        self._started = array("d", [0.0]) if self._sync else None
         self.approved_total = 0
         self.pending_reserved = 0  # reserved for orders whose reply may still come
         self.invariant_ok = True
@@ -349,6 +361,19 @@ class Simulation:
         self._reserved.append(0)
         self._div_seq.append(-1)
         self._created.append(self.now)
+        if self._sync:
+            self._started.append(_NOT_STARTED)
+            self.seq += 1
+            if self.trace:
+                self._out.append({"seq": self.seq, "t": self.now, "type": "order-created",
+                                  "order": order, "amount": amount, "state": N.NEW})
+            if self._call:
+                # The sender is blocked on a call: this order waits its turn.
+                self._emit_state(N.CALL_QUEUED, order=order, waiting_for=self._call,
+                                 queued=order - self._call)
+            else:
+                self._start_call(order)
+            return order
         now = self.now
         msg = self.next_msg
         self.next_msg = msg + 1
@@ -362,9 +387,39 @@ class Simulation:
         heappush(self._heap, (now + self._timeout, self._tie, _TIMEOUT, order, msg))
         return order
 
+    def _start_call(self, order: int) -> None:
+        """Sync mode: the sender calls the receiver for ``order`` and blocks on it."""
+        now = self.now
+        msg = self.next_msg
+        self.next_msg = msg + 1
+        self._call = order
+        self._started[order - self._base] = now
+        timeout_at = now + self._timeout
+        self._emit_state(N.CALL_STARTED, order=order, msg=msg, timeout_at=timeout_at,
+                         queued=self.orders - order)
+        self._send(msg, order, N.REQUEST, N.ORDER_CREATED, _P_REQUEST_LOST, self._req_lat,
+                   _REQUEST_ARRIVES, _REQUEST_LOST)
+        self._tie += 1
+        heappush(self._heap, (timeout_at, self._tie, _TIMEOUT, order, msg))
+
+    def _call_returned(self, order: int) -> None:
+        """Sync mode: the outstanding call returned (its reply, or its timeout): the sender
+        is free, and calls for the next queued order, if any."""
+        if order != self._call:
+            return
+        self._call = 0
+        if order < self.orders:
+            self._start_call(order + 1)
+
+    def queued_calls(self) -> int:
+        """Sync mode: how many orders wait for the sender to call (the orders after the
+        outstanding one, oldest first)."""
+        return self.orders - self._call if self._call else 0
+
     def _drop_final_orders(self) -> None:
-        """Forget the columns of orders created before the horizon: they cannot change."""
-        created = self._created
+        """Forget the columns of orders created before the horizon: they cannot change.
+        (Sync mode: whose call started before the horizon; queued orders are kept.)"""
+        created = self._started if self._sync else self._created
         cutoff = self.now - self._horizon
         n = 1
         while n < len(created) and created[n] < cutoff:
@@ -375,8 +430,9 @@ class Simulation:
         if n <= 0:
             return
         for column in (self._state, self._saw, self._verdict, self._kind, self._amount,
-                       self._reserved, self._div_seq, self._created):
-            del column[1:n + 1]
+                       self._reserved, self._div_seq, self._created, self._started):
+            if column is not None:
+                del column[1:n + 1]
         self._base += n
 
     def _set_failure(self, point: str, mode: str | None, probability: float | None,
@@ -642,6 +698,8 @@ class Simulation:
             self.consistent += 1
             self._emit_state("order-consistent", order=order, state=new,
                              credit_reserved=self._reserved[order - self._base])
+        if self._sync:
+            self._call_returned(order)
 
     def _on_timeout(self, entry: tuple) -> None:
         order = entry[3]
@@ -657,6 +715,8 @@ class Simulation:
         if self._verdict[order - self._base] == _V_IN_FLIGHT:
             # Nothing failed yet, but the sender stopped waiting: any reply is now too late.
             self._doom(order, self.seq)
+        if self._sync:
+            self._call_returned(order)
 
     # ---- judgement
     def _doom(self, order: int, seq: int) -> None:
@@ -836,4 +896,10 @@ class Simulation:
             "in_flight": sorted(self._wire.values(), key=lambda m: m["msg"]),
             "processing": sorted(self._processing),
             "next_time": self.next_time(),
+            **({"calls": self.calls_view()} if self._sync else {}),
         }
+
+    def calls_view(self) -> dict:
+        """Sync mode: the order whose call is outstanding (or None) and how many orders
+        wait behind it (they are the orders after it, by id)."""
+        return {"outstanding": self._call or None, "queued": self.queued_calls()}

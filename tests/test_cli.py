@@ -203,3 +203,52 @@ def test_help():
     for word in ("--scenario", "--fail", "--loss", "--orders", "--json", "--trace",
                  "request-lost", "crash-before-processing"):
         assert word in done.stdout
+
+
+def test_call_sync_sends_one_order_at_a_time():
+    done = cli("--trace", "--call", "sync", "--orders", "3", "--order-interval", "0.01",
+               "--fail", "reply-lost")
+    assert done.returncode == 0 and done.stderr == ""
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    types = [e["type"] for e in events]
+    assert types.count("call-started") == 3 and types.count("call-queued") == 2
+    sent = [e for e in events if e["type"] == "message-sent" and e["leg"] == "request"]
+    timeouts = [e for e in events if e["type"] == "sender-timeout"]
+    assert [e["t"] for e in sent[1:]] == [e["t"] for e in timeouts[:2]]
+    data = report("--call", "sync", "--orders", "3", "--order-interval", "0.01",
+                  "--fail", "reply-lost")
+    check_report_shape(data)
+    assert data["config"]["call"] == "sync"
+    assert [o["sender_saw"] for o in data["orders"]] == ["no-reply"] * 3
+
+
+def test_call_async_is_the_default_run():
+    assert cli("--trace", "--call", "async", "--scenario", "four-failures").stdout == \
+        cli("--trace", "--scenario", "four-failures").stdout
+
+
+@pytest.mark.parametrize("value", ["blocking", "SYNC", ""])
+def test_bad_call_mode_exits_2_with_one_line(value):
+    done = cli("--call", value)
+    assert done.returncode == 2 and done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("python -m engine: error: argument --call:")
+    assert "async, sync" in lines[0]
+
+
+def test_a_sync_run_exports_and_replays_event_for_event(tmp_path):
+    path = tmp_path / "run.json"
+    args = ("--trace", "--call", "sync", "--orders", "20", "--loss", "reply=0.3",
+            "--seed", "9")
+    first = cli(*args, "--export", str(path))
+    assert first.returncode == 0, first.stderr
+    assert json.loads(path.read_text())["config"]["call"] == "sync"
+    again = cli("--trace", "--replay", str(path))
+    assert again.returncode == 0 and again.stdout == first.stdout
+    refused = cli("--replay", str(path), "--call", "async")
+    assert refused.returncode == 2 and "--call" in refused.stderr
+
+
+def test_help_names_the_call_mode():
+    assert "--call" in cli("--help").stdout
