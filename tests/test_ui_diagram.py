@@ -204,11 +204,17 @@ def test_reveal_an_order_shows_where_its_states_parted(page, server):
     open_app(page, server.url, query=f"?scenario=reply-lost&speed={FAST}&play=1")
     page.wait_for_function("() => window.amo.store.counts.diverged >= 1", timeout=TIMEOUT_MS)
     expect(order_row(page, 1)).to_be_visible()
-    # Clicking the diverged order in the table shows where its states parted.
+    # Choosing the diverged order in the table moves the diagram to where its states
+    # parted (the table stays in view; the diagram is there when its tab is opened).
     order_row(page, 1).click()
+    expect(page.get_by_role("tab", name="Orders")).to_have_attribute("aria-selected", "true")
+    page.get_by_role("tab", name="Space-time diagram").click()
+    page.wait_for_timeout(100)
+    got = items(page)
+    assert not got["follow"] and [f["order"] for f in got["flags"]] == [1]
+    t = page.evaluate("() => window.amo.diagram.reveal(1)")
     expect(page.get_by_role("tab", name="Space-time diagram")).to_have_attribute(
         "aria-selected", "true")
-    t = page.evaluate("() => window.amo.diagram.reveal(1)")
     page.wait_for_timeout(100)
     got = items(page)
     assert not got["follow"] and got["t0"] <= t <= got["t1"]

@@ -643,13 +643,14 @@ export class Diagram {
   }
 
   /** Bring the diagram on screen at where order `id`'s states parted (or its first
-   *  message), and highlight it; returns that time, or null. */
-  reveal(id) {
+   *  message), and highlight it; returns that time, or null. `show: false` moves the
+   *  diagram there without switching to its tab (an order chosen in the table). */
+  reveal(id, { show = true } = {}) {
     const j = this.orderRow(id);
     let t = j >= 0 && j < this.oFlag.length ? this.oFlag[j] : NaN;
     if (Number.isNaN(t) && j >= 0 && this.oReq[j]) t = this.msgs.c.send[this.oReq[j] - 1];
     if (Number.isNaN(t) || j < 0) return null;
-    this.show();
+    if (show) this.show();
     if (this.span > 60) this.span = START_SPAN;
     this.follow = false;
     this.t0 = Math.max(this.start() - this.span * 0.5, t - this.span / 2);

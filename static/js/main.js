@@ -43,7 +43,7 @@ const stage = new Stage({
   store, view, onFailureClick: (point) => failureControls.toggle(point),
 });
 const log = new EventLog($("#log"), $("#log-count"), store, view);
-const panels = new Panels(store, view, (seq) => log.jumpToSeq(seq), (id) => diagram.reveal(id));
+const panels = new Panels(store, view, (seq) => log.jumpToSeq(seq), (id) => diagram.reveal(id, { show: false }));
 // The space-time diagram shares the lower-left place with the orders (a tab switch);
 // window.amo.diagram.reveal(orderId) shows where an order's states parted.
 const diagramPanel = $("#diagram-panel");
