@@ -17,7 +17,8 @@ STAGE_MIN_PX = 240  # the stage's minimum height (13.5rem at the smallest type)
 # tucks some away: they are listed apart).
 CONTROLS = ["#send", "#play", "#pause", "#step", "#reset", "#present", "#scenario", "#seed",
             "#speed", "#failures input[type=checkbox]", "#failures .next-btn",
-            "#failures input[type=range]", ".crash-chip"]
+            "#failures input[type=range]", ".crash-chip", "#step-back", "#timeline", "#live",
+            "#run-menu summary", "#tab-orders", "#tab-diagram"]
 
 HIT = """(el) => {
     el.scrollIntoView({block: 'center', inline: 'center'});
@@ -71,6 +72,11 @@ def test_every_size_fits_and_every_control_can_be_hit(browser, server, w, h):
             assert els.count() >= 1, selector
             for i in range(els.count()):
                 assert els.nth(i).evaluate(HIT) == "ok", (selector, i, els.nth(i).evaluate(HIT))
+        # The Share menu, open: each of its buttons in sight and hit-testable.
+        page.locator("#run-menu summary").click()
+        for selector in ("#copy-link", "#export-run", "#export-events", "#import-run"):
+            assert page.locator(selector).evaluate(HIT) == "ok", selector
+        page.locator("#run-menu summary").click()
         page.evaluate("() => window.scrollTo(0, 0)")
         no_horizontal_overflow(page)
         if w >= 1024:
