@@ -11,12 +11,14 @@ from .history import History
 from .names import CALL_MODES, FAILURE_POINTS
 from .presets import PRESETS, describe_presets, preset_config, preset_names, preset_script
 from .simulation import Simulation
+from .sweep import loss_sweep
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CALL_MODES", "COMMANDS", "Config", "CommandError", "ConfigError", "EngineError",
     "FAILURE_POINTS",
-    "FailureSetting", "History", "PRESETS", "Simulation", "describe_presets", "normalize_command",
+    "FailureSetting", "History", "PRESETS", "Simulation", "describe_presets", "loss_sweep",
+    "normalize_command",
     "preset_config", "preset_names", "preset_script", "__version__",
 ]

@@ -7,13 +7,19 @@ Config keys: Flask's, plus the ``AMO_*`` keys of ``DEFAULTS``. The clock is inje
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
-from flask import Flask, jsonify, render_template
+from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
+
+from engine import ConfigError
+from engine.sweep import check_sweep, iter_loss_sweep, sweep_header
 
 from . import compress, transport
 from .guard import Guard, HostCheck
@@ -63,6 +69,56 @@ def same_origin_or(extra: tuple[str, ...]) -> Callable | None:
     return check
 
 
+SWEEP_PARAMS = {"points": 20, "orders": 10_000, "max_loss": 0.3, "seed": 1}
+
+
+def sweep_args(query) -> tuple[int, int, float, int]:
+    """The query of GET /api/sweep, validated: plain decimals, known names only."""
+    for name in query:
+        if name not in SWEEP_PARAMS:
+            raise ConfigError(name[:40], query.get(name), "one of " + ", ".join(SWEEP_PARAMS))
+    values = {}
+    for name, default in SWEEP_PARAMS.items():
+        text = query.get(name)
+        if text is None:
+            values[name] = default
+            continue
+        number = re.fullmatch(r"[0-9]{1,16}" if name != "max_loss"
+                              else r"[0-9]{1,16}(\.[0-9]{0,16})?|\.[0-9]{1,16}", text)
+        if number is None:
+            check_sweep(**{**SWEEP_PARAMS, name: text})  # names the field and what is allowed
+        values[name] = float(text) if name == "max_loss" else int(text)
+    return check_sweep(**values)
+
+
+class SweepCache:
+    """The last few sweeps, by their arguments: a lecture room's refreshes are free. A
+    sweep runs in the request, yielding between its points (``pause(0)``) so the frame
+    loop keeps running under eventlet."""
+
+    def __init__(self, pause: Callable[[float], object], size: int = 16) -> None:
+        self.pause = pause
+        self.size = size
+        self.lock = threading.Lock()
+        self.answers: OrderedDict[tuple, dict] = OrderedDict()
+
+    def get(self, args: tuple[int, int, float, int]) -> dict:
+        with self.lock:
+            if args in self.answers:
+                self.answers.move_to_end(args)
+                return self.answers[args]
+        points = []
+        for point in iter_loss_sweep(*args):
+            points.append(point)
+            self.pause(0)
+        answer = {**sweep_header(*args), "points": points}
+        with self.lock:
+            self.answers[args] = answer
+            while len(self.answers) > self.size:
+                self.answers.popitem(last=False)
+        return answer
+
+
 def create_app(config: dict | None = None) -> Flask:
     """The Flask app with its Socket.IO endpoint and its hub (``app.extensions["amo_hub"]``)."""
     app = Flask("app", root_path=str(ROOT))
@@ -101,6 +157,18 @@ def create_app(config: dict | None = None) -> Flask:
     @app.get("/healthz")
     def healthz():
         return jsonify(hub.health())
+
+    sweeps = SweepCache(socketio.sleep)
+
+    @app.get("/api/sweep")
+    def sweep():
+        """The cost of loss (engine/sweep.py): docs/protocol.md, "The cost of loss"."""
+        try:
+            args = sweep_args(request.args)
+        except ConfigError as error:
+            return (f"400 bad request: {error}\n", 400,
+                    {"Content-Type": "text/plain; charset=utf-8"})
+        return jsonify(sweeps.get(args))
 
     @app.errorhandler(HTTPException)
     def plain_error(error: HTTPException):

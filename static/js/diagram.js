@@ -1237,9 +1237,10 @@ export class Diagram {
  * room (the tabs are then not displayed).
  */
 export class LowerTabs {
-  /** @param {object} o lower (the shared place), tabs (the tab buttons, Orders first), onChange(i) */
-  constructor({ lower, tabs, onChange = () => {} }) {
-    Object.assign(this, { lower, tabs, onChange });
+  /** @param {object} o lower (the shared place), tabs (the tab buttons, Orders first),
+   * names (each tab's data-tab value), onChange(i) */
+  constructor({ lower, tabs, names = ["orders", "diagram"], onChange = () => {} }) {
+    Object.assign(this, { lower, tabs, names, onChange });
     tabs.forEach((tab, i) => tab.addEventListener("click", (ev) => {
       this.select(i);
       if (ev.detail > 0) tab.blur(); // a mouse click: the page's keys stay the presenter's
@@ -1253,7 +1254,7 @@ export class LowerTabs {
 
   select(i) {
     this.tabs.forEach((tab, j) => tab.setAttribute("aria-selected", String(i === j)));
-    this.lower.dataset.tab = i === 0 ? "orders" : "diagram";
+    this.lower.dataset.tab = this.names[i];
     this.onChange(i);
   }
 }

@@ -7,6 +7,7 @@ import { VirtualClock } from "./clock.js";
 import { Commands } from "./commands.js";
 import { Connection } from "./connection.js";
 import { Controls } from "./controls.js";
+import { CostChart } from "./costchart.js";
 import { Diagram, LowerTabs } from "./diagram.js";
 import { FailureControls } from "./failures.js";
 import { Feed } from "./feed.js";
@@ -53,7 +54,12 @@ const diagram = new Diagram({
   getRun: () => conn.run, onPick: (seq) => log.jumpToSeq(seq), isShown: () => diagramPanel.getClientRects().length > 0,
   show: () => lowerTabs.select(1), onRunKind: (metrics) => { $("#tab-orders").textContent = metrics ? "Metrics" : "Orders"; },
 });
-const lowerTabs = new LowerTabs({ lower: $("#lower"), tabs: [$("#tab-orders"), $("#tab-diagram")], onChange: () => diagram.resize() });
+// The cost of loss (the third tab): the engine's loss sweep, fetched when first opened.
+const costChart = new CostChart({ canvas: $("#cost-canvas"), plot: $("#cost-plot"), caption: $("#cost-caption"), status: $("#cost-status") });
+const lowerTabs = new LowerTabs({
+  lower: $("#lower"), tabs: [$("#tab-orders"), $("#tab-diagram"), $("#tab-cost")], names: ["orders", "diagram", "cost"],
+  onChange: (i) => (i === 2 ? costChart.open() : diagram.resize()),
+});
 const controls = new Controls({
   store, clock, send, announcer, notice,
   els: {
@@ -109,4 +115,4 @@ startLoop({
 });
 
 // For tests and the browser benchmark: handles to read (tests also call failureControls.build).
-window.amo = { store, view, clock, conn, stage, diagram, stats, panels, log, failureControls, presentation, timeline, share };
+window.amo = { store, view, clock, conn, stage, diagram, costChart, stats, panels, log, failureControls, presentation, timeline, share };
