@@ -18,6 +18,7 @@ BENCHMARKS = {
     "ui": "bench.ui",
     "diagram": "bench.diagram",
     "history": "bench.history",
+    "sweep": "bench.sweep",
 }
 
 
