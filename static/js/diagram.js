@@ -1156,12 +1156,19 @@ export class Diagram {
   summarize() {
     const m = this.model;
     const el = this.summary;
-    if (!el || !m || performance.now() - (this.saidAt || 0) < 500) return;
+    if (!el || !m) return;
+    // At most twice a second, and always once after the last frame (a trailing update: the
+    // summary never stays behind what is drawn).
+    const wait = 500 - (performance.now() - (this.saidAt || 0));
+    if (wait > 0) {
+      if (!this.sayTimer) this.sayTimer = setTimeout(() => { this.sayTimer = null; this.summarize(); }, wait + 1);
+      return;
+    }
     this.saidAt = performance.now();
     const F = this.flags.c;
     const parted = m.flagRows.slice(0, 3).map((i) => `#${F.order[i]} at ${F.t[i].toFixed(2)} s`);
     const text = [`From t = ${m.t0.toFixed(1)} s to ${m.t1.toFixed(1)} s${m.follow ? ", following now" : ""}.`,
-      m.aggregated ? `${fmtInt(m.density.sent)} messages sent, shown as density.` : `${fmtInt(m.arrows)} messages.`,
+      m.aggregated ? `${fmtInt(m.density.sent)} messages sent, shown as density.` : `${fmtInt(m.arrows)} ${m.arrows === 1 ? "message" : "messages"}.`,
       m.lost ? `${fmtInt(m.lost)} lost.` : "",
       m.bands.length ? `The receiver was down ${m.bands.length === 1 ? "once" : `${m.bands.length} times`}.` : "",
       m.flags ? `States parted: ${parted.join(", ")}${m.flags > parted.length ? ` and ${fmtInt(m.flags - parted.length)} more` : ""}.` : ""]
