@@ -14,7 +14,7 @@
 // events); what stays readable (losses, flags, the highlight) is still drawn one by one.
 // A canvas in logical units (root font size / 18, as the stage); the same drawing code
 // writes SVG for the export. Linked through the view state's highlight, both ways.
-import { fmtInt } from "./words.js";
+import { esc, fmtInt } from "./words.js";
 
 const LEGS = ["request", "reply"];
 const KINDS = ["OrderCreated", "CreditReserved", "InsufficientCredit", "MetricSample"];
@@ -141,7 +141,6 @@ function binCounts(a, n, t0, span, cols, upto, out) {
   return out;
 }
 
-const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
 const r2 = (x) => Math.round(x * 100) / 100;
 
 // ------------------------------------------------------------------ painters

@@ -7,11 +7,8 @@
 // the setting: ✔, next, or the chance). By keyboard: Enter on the checkbox or the button,
 // Up/Down on the slider, or the digit of the point (Shift+digit arms the next message).
 // Shows the run's settings (the store's `failures`) and sends `set-failure` when used.
-import { chipText, failureWords, modeWords, sameSilence } from "./words.js";
+import { chipText, esc, failureWords, modeWords, sameSilence } from "./words.js";
 
-function esc(s) {
-  return String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
-}
 
 /** The percentage a point's setting amounts to: every message is 100 %. */
 export function shownPercent(f) {

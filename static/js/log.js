@@ -5,15 +5,12 @@
 // By keyboard, the log is a listbox of its entries: Up and Down move the focus from entry
 // to entry (Home and End: the oldest kept and the newest), Enter pins the focused entry as
 // a click does. Only while the focus is in the log: elsewhere the arrows are the page's.
-import { describe, fmtInt } from "./words.js";
+import { describe, esc, fmtInt } from "./words.js";
 
 // A row is 1.556rem (28 px at the base type size), as .log .row in app.css: the page's
 // type grows with the viewport, so the row height is read from the root font size.
 const rowH = () => Math.round(1.556 * (parseFloat(getComputedStyle(document.documentElement).fontSize) || 18));
 
-function esc(s) {
-  return String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
-}
 const OVERSCAN = 4;
 
 export class EventLog {

@@ -2,9 +2,7 @@
 // (and its alarm), the per-order table (what the sender knows beside what happened),
 // and the metrics view. Re-rendered at most a few times per second, and only the parts
 // the view state marks as changed. Reads the store and the view state's flashes.
-import {
-  failureWords, fmtInt, fmtT, metricsTolerance, metricsVerdict, orderStory, samplesLostWords, senderKnows,
-} from "./words.js";
+import { esc, failureWords, fmtInt, fmtT, metricsTolerance, metricsVerdict, orderStory, samplesLostWords, senderKnows } from "./words.js";
 
 const MAX_ORDER_ROWS = 25;
 const MAX_CHIPS = 3;
@@ -24,9 +22,6 @@ function setHTML(el, html) {
   }
 }
 
-function esc(s) {
-  return String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
-}
 
 function nameOrders(ids) {
   const shown = ids.slice(0, MAX_NAMED).map((id) => `#${id}`);

@@ -43,6 +43,11 @@ export function failureWords(point) {
   return FAILURE_LABELS[point] || { label: String(point), icon: "•", happened: String(point) };
 }
 
+/** Text made safe to put into HTML (the page builds some markup from strings). */
+export function esc(s) {
+  return String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+}
+
 /** What is switched on, in words ("Reply lost on for every message; ..."), or "" if nothing. */
 export function switchedOn(failures, points) {
   const parts = [];
