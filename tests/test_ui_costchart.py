@@ -28,7 +28,7 @@ def open_cost(page: Page) -> dict:
     tab = page.get_by_role("tab", name="Cost of loss")
     tab.click()
     expect(tab).to_have_attribute("aria-selected", "true")
-    page.wait_for_function("() => window.amo.costChart.items().points.length > 0",
+    page.wait_for_function("() => window.amo.costChart.items()?.points.length > 0",
                            timeout=20_000)
     return page.evaluate("() => window.amo.costChart.items()")
 
@@ -86,7 +86,7 @@ def test_computing_shows_then_goes(page, server):
     page.route("**/api/sweep*", lambda route: (page.wait_for_timeout(300), route.continue_()))
     page.get_by_role("tab", name="Cost of loss").click()
     expect(page.locator("#cost-status")).to_have_text(re.compile("^Computing…"))
-    page.wait_for_function("() => window.amo.costChart.items().points.length === 20",
+    page.wait_for_function("() => window.amo.costChart.items()?.points.length === 20",
                            timeout=20_000)
     expect(page.locator("#cost-status")).to_have_text("")
 
@@ -104,7 +104,7 @@ def test_presentation_mode_scales_the_chart(page, server):
     small = open_cost(page)
     page.set_viewport_size({"width": 1920, "height": 1080})
     page.evaluate("() => window.amo.presentation.toggle()")
-    page.wait_for_function(f"() => window.amo.costChart.items().scale > {small['scale']}")
+    page.wait_for_function(f"() => window.amo.costChart.items()?.scale > {small['scale']}")
     expect(page.get_by_role("tabpanel", name="Cost of loss")).to_be_visible()
     assert len(page.evaluate("() => window.amo.costChart.items()")["points"]) == 20
 

@@ -104,9 +104,9 @@ def test_hovering_a_log_entry_highlights_its_message(page, server):
     reply = next(a for a in items(page)["arrows"] if a["leg"] == "reply")
     page.locator(f'#log .row[data-seq="{reply["seq"]}"]').hover()
     page.wait_for_function(
-        f"() => window.amo.diagram.items().highlighted.includes({reply['msg']})")
+        f"() => window.amo.diagram.items()?.highlighted.includes({reply['msg']})")
     page.mouse.move(5, 5)
-    page.wait_for_function("() => window.amo.diagram.items().highlighted.length === 0")
+    page.wait_for_function("() => window.amo.diagram.items()?.highlighted.length === 0")
 
 
 def test_clicking_an_arrow_pins_its_log_entry(page, server):
@@ -125,7 +125,7 @@ def test_clicking_an_arrow_pins_its_log_entry(page, server):
     expect(row).to_have_class(re.compile(r"\bpinned\b"))
     page.mouse.move(5, 5)
     page.wait_for_function(
-        f"() => window.amo.diagram.items().highlighted.includes({request['msg']})")
+        f"() => window.amo.diagram.items()?.highlighted.includes({request['msg']})")
 
 
 def test_zoom_and_travel_by_keyboard(page, server):
@@ -134,21 +134,21 @@ def test_zoom_and_travel_by_keyboard(page, server):
     canvas.focus()
     span = items(page)["span"]
     page.keyboard.press("+")
-    page.wait_for_function(f"() => window.amo.diagram.items().span < {span} * 0.8")
+    page.wait_for_function(f"() => window.amo.diagram.items()?.span < {span} * 0.8")
     zoomed = items(page)
     assert zoomed["t1"] - zoomed["t0"] == pytest.approx(zoomed["span"])
     page.keyboard.press("-")
     page.keyboard.press("-")
-    page.wait_for_function(f"() => window.amo.diagram.items().span > {zoomed['span']} * 2")
+    page.wait_for_function(f"() => window.amo.diagram.items()?.span > {zoomed['span']} * 2")
     # Home: the start of the run, no longer following; End: following now again.
     page.keyboard.press("+")
     page.keyboard.press("+")
     page.keyboard.press("Home")
-    page.wait_for_function("() => !window.amo.diagram.items().follow")
+    page.wait_for_function("() => window.amo.diagram.items()?.follow === false")
     assert items(page)["t0"] == 0
     expect(page.locator("#dg-follow")).to_have_attribute("aria-pressed", "false")
     page.keyboard.press("End")
-    page.wait_for_function("() => window.amo.diagram.items().follow")
+    page.wait_for_function("() => window.amo.diagram.items()?.follow")
     got = items(page)
     assert got["t0"] <= got["now"] <= got["t1"]
     expect(page.locator("#dg-follow")).to_have_attribute("aria-pressed", "true")
@@ -269,7 +269,7 @@ def test_an_earlier_moment_is_drawn_as_of_then_and_live_draws_it_all(page, serve
     assert head["follow"] and len(head["flags"]) >= 1
     answer = page.evaluate("() => window.amo.conn.command('seek', {t: 10})")
     assert answer["ok"] and not answer["view"]["live"], answer
-    page.wait_for_function("() => window.amo.diagram.items().now === 10", timeout=TIMEOUT_MS)
+    page.wait_for_function("() => window.amo.diagram.items()?.now === 10", timeout=TIMEOUT_MS)
     then = items(page)
     assert then["records"] == head["records"]  # nothing forgotten
     assert all(a["send"] <= 10 for a in then["arrows"])
@@ -277,7 +277,7 @@ def test_an_earlier_moment_is_drawn_as_of_then_and_live_draws_it_all(page, serve
     assert [f["order"] for f in then["flags"]] == [2]  # only order #2 had parted by t = 10
     page.evaluate("() => window.amo.conn.command('live', {})")
     page.wait_for_function(f"() => !window.amo.diagram.past && "
-                           f"window.amo.diagram.items().now >= {head['now']} - 1e-9",
+                           f"window.amo.diagram.items()?.now >= {head['now']} - 1e-9",
                            timeout=TIMEOUT_MS)
     page.wait_for_timeout(100)
     assert [f["order"] for f in items(page)["flags"]] == [f["order"] for f in head["flags"]]
@@ -290,11 +290,11 @@ def test_an_order_selected_in_the_table_is_highlighted_and_a_new_run_clears(page
     order_row(page, 1).click()
     open_tab(page)
     # Both of its messages, as the table's click pins its first log entry.
-    page.wait_for_function("(m) => JSON.stringify(window.amo.diagram.items().highlighted"
+    page.wait_for_function("(m) => JSON.stringify(window.amo.diagram.items()?.highlighted"
                            ".sort((a, b) => a - b)) === JSON.stringify(m)", arg=msgs)
     assert items(page)["records"]["messages"] == 2
     # Another run (another run number): the history starts again.
     page.get_by_label("Scenario").select_option("happy-path")
     page.wait_for_function("() => window.amo.store.scenario === 'happy-path'")
-    page.wait_for_function("() => window.amo.diagram.items().records.flags === 0")
+    page.wait_for_function("() => window.amo.diagram.items()?.records.flags === 0")
     assert items(page)["records"]["messages"] <= 1

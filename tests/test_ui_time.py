@@ -235,7 +235,7 @@ def test_run_from_here_with_another_failure_keeps_the_original(page, server, tmp
     # The diagram ghosts the original under the fork, from the moment they part.
     page.get_by_role("tab", name="Space-time diagram").click()
     expect(page.locator("#diagram-ghost")).to_contain_text("t = 0.50 s: the original")
-    page.wait_for_function("() => window.amo.diagram.items().ghost.total > 0")
+    page.wait_for_function("() => window.amo.diagram.items()?.ghost?.total > 0")
     page.get_by_role("tab", name="Orders").click()
     # The original is intact: its export replays to the same events.
     page.get_by_text("Share").click()
