@@ -6,6 +6,7 @@ Config keys: Flask's, plus the ``AMO_*`` keys of ``DEFAULTS``. The clock is inje
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -25,6 +26,7 @@ from . import compress, transport
 from .guard import Guard, HostCheck
 from .handlers import register_ack, socketio
 from .hub import Hub
+from .i18n import NAMES, Catalogues
 from .session import Limits
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,9 +152,18 @@ def create_app(config: dict | None = None) -> Flask:
 
     compress.install(app)
 
+    catalogues = Catalogues(ROOT / "static" / "i18n")
+    app.extensions["amo_catalogues"] = catalogues
+
     @app.get("/")
     def index():
-        return render_template("index.html")
+        lang, lang_error = catalogues.pick(request.args.get("lang"))
+        data = {"lang": lang, "langs": {code: NAMES.get(code, code) for code in catalogues.langs},
+                "words": catalogues.catalogue(lang), "error": lang_error}
+        # JSON inside <script>: "</" must not close the element.
+        blob = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+        return render_template("index.html", lang=lang, t=catalogues.translator(lang),
+                               i18n_json=blob)
 
     @app.get("/healthz")
     def healthz():
