@@ -6,12 +6,30 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from .errors import ConfigError
-from .names import ASYNC, CALL_MODES, FAILURE_POINTS, MODES
+from .names import (
+    ASYNC,
+    AT_MOST_ONCE,
+    CALL_MODES,
+    FAILURE_POINTS,
+    MEMORY,
+    MODES,
+    OUTBOXES,
+    SEMANTICS,
+)
 
 MAX_SEED = 2**63 - 1
 MAX_ORDERS = 100_000_000
 MAX_AMOUNT = 10**12
 MAX_SECONDS = 3600.0
+MAX_ATTEMPTS = 100  # attempts per order at most (max_attempts)
+# The backoff before attempt k + 1 (after attempt k timed out) is
+# reply_timeout * 2 ** (k - 2), at most BACKOFF_CAP * reply_timeout (docs/semantics.md).
+BACKOFF_CAP = 4.0
+
+
+def backoff(reply_timeout: float, attempt: int) -> float:
+    """Seconds between attempt ``attempt``'s timeout and the next attempt being sent."""
+    return reply_timeout * min(2.0 ** (attempt - 2), BACKOFF_CAP)
 
 
 @dataclass(frozen=True)
@@ -49,6 +67,9 @@ class Config:
     sample_mean: float = 50.0
     failures: dict[str, FailureSetting] = field(default_factory=_default_failures)
     call: str = ASYNC
+    semantics: str = AT_MOST_ONCE
+    max_attempts: int = 5
+    outbox: str = MEMORY
 
     # ---------------------------------------------------------------- validation
     @classmethod
@@ -93,6 +114,11 @@ class Config:
             "sample_mean", merged.get("sample_mean", base.sample_mean), 0.0, 1e9)
         values["failures"] = check_failures(merged.get("failures", {}))
         values["call"] = check_call(merged.get("call", base.call))
+        values["semantics"] = check_choice("semantics", merged.get("semantics", base.semantics),
+                                           SEMANTICS)
+        values["max_attempts"] = check_int(
+            "max_attempts", merged.get("max_attempts", base.max_attempts), 1, MAX_ATTEMPTS)
+        values["outbox"] = check_choice("outbox", merged.get("outbox", base.outbox), OUTBOXES)
         return cls(**values)
 
     def to_dict(self) -> dict:
@@ -104,6 +130,10 @@ class Config:
     def round_trip_max(self) -> float:
         """Longest possible request-to-reply time without failures."""
         return self.request_latency[1] + self.processing_time + self.reply_latency[1]
+
+    def attempts(self) -> int:
+        """How many times the sender sends one order's OrderCreated at most."""
+        return 1 if self.semantics == AT_MOST_ONCE else self.max_attempts
 
 
 def check_int(name: str, value: object, low: int, high: int,
@@ -146,6 +176,13 @@ def check_call(value: object) -> str:
     """The call mode: async (today's sender) or sync (one blocking call at a time)."""
     if not isinstance(value, str) or value not in CALL_MODES:
         raise ConfigError("call", value, "one of " + ", ".join(CALL_MODES))
+    return value
+
+
+def check_choice(name: str, value: object, allowed: tuple[str, ...]) -> str:
+    """One of a few names (semantics, outbox)."""
+    if not isinstance(value, str) or value not in allowed:
+        raise ConfigError(name, value, "one of " + ", ".join(allowed))
     return value
 
 

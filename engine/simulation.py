@@ -1,9 +1,15 @@
-"""The at-most-once delivery simulation of the seed's order/customer flow.
+"""The delivery simulation of the seed's order/customer flow.
 
 One ``Simulation`` owns virtual time, the sender (Order service), the receiver (Customer
-service), the two legs, the four failure points and the judgement of every order. It is
-pure: no I/O, no wall clock, no threads. Given the same config and command log it produces
-the same events, always.
+service), the two legs, the failure points, the delivery semantics (at-most-once, or
+retries with an at-least-once or a deduplicating receiver: docs/semantics.md) and the
+judgement of every order. It is pure: no I/O, no wall clock, no threads. Given the same
+config and command log it produces the same events, always.
+
+Latencies and failure draws are keyed, not sequential: each (order, attempt) gets its
+own uniform values from a hash of (seed, order, attempt) (``_draws``), so the first attempt
+of an order meets the same fate under every semantics and a reply never shifts another
+order's draws. Only the arrival stream (order gaps, sample values) is sequential.
 
 Per-order data lives in compact columns (bytearray / array) indexed by order id, so a run
 of a million orders stays small; event dicts are only built when ``trace`` is on.
@@ -11,15 +17,17 @@ of a million orders stays small; event dicts are only built when ``trace`` is on
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 import random
+import struct
 import zlib
 from array import array
 from heapq import heappop, heappush
 
 from . import names as N
 from .commands import normalize_command
-from .config import Config, FailureSetting
+from .config import Config, FailureSetting, backoff
 
 # Scheduler actions.
 _ORDER_ARRIVAL = 0
@@ -32,6 +40,8 @@ _TIMEOUT = 6
 _RESTART = 7
 _SAMPLE_DUE = 8
 _SAMPLE_ARRIVES = 9
+_RETRY = 10
+_SENDER_RESTART = 11
 
 # Column codes.
 _STATE_NAMES = N.ORDER_STATES
@@ -44,18 +54,38 @@ _W_WAITING, _W_REPLY, _W_NO_REPLY = (_SAW_NAMES.index(n) for n in
                                      (N.WAITING, N.SAW_REPLY, N.SAW_NO_REPLY))
 _V_IN_FLIGHT, _V_CONSISTENT, _V_DIVERGED = (_VERDICT_NAMES.index(n) for n in
                                             (N.IN_FLIGHT, N.CONSISTENT, N.DIVERGED))
-_K_NONE, _K_RESERVED, _K_STUCK = (_KIND_NAMES.index(n) for n in
-                                  (None, N.RESERVED_NOT_APPROVED, N.STUCK_NEW))
+_K_NONE, _K_RESERVED, _K_STUCK, _K_DOUBLE = (
+    _KIND_NAMES.index(n) for n in (None, N.RESERVED_NOT_APPROVED, N.STUCK_NEW,
+                                   N.DOUBLE_RESERVED))
+# How bad a kind is: a divergence only ever gets worse (stuck, reserved, double).
+_KIND_RANK = {_K_NONE: 0, _K_STUCK: 1, _K_RESERVED: 2, _K_DOUBLE: 3}
 
-_P_REQUEST_LOST, _P_CRASH_BEFORE, _P_CRASH_AFTER, _P_REPLY_LOST = (
+_P_REQUEST_LOST, _P_CRASH_BEFORE, _P_CRASH_AFTER, _P_REPLY_LOST, _P_SENDER_CRASH = (
     N.FAILURE_POINTS.index(p) for p in (N.REQUEST_LOST, N.CRASH_BEFORE, N.CRASH_AFTER,
-                                        N.REPLY_LOST))
+                                        N.REPLY_LOST, N.SENDER_CRASH))
 _MODE_NAMES = N.MODES  # off, next, on: the code of a mode is its index
 _MODE_CODES = {name: code for code, name in enumerate(_MODE_NAMES)}
 
 # What a checkpoint leaves out: given back to restore (config, command log), handed back
 # already (events made), or bound to the object (the handlers).
-_NOT_CHECKPOINTED = frozenset({"config", "command_log", "_out", "_handlers"})
+_NOT_CHECKPOINTED = frozenset({"config", "command_log", "_out", "_handlers", "_hasher"})
+
+# Keyed draws: 16 uniform 32-bit values per (order, attempt), from BLAKE2b keyed with the
+# seed (docs/semantics.md, "Keyed random streams"). Where each value is used:
+D_REQUEST_LATENCY = 0
+D_REQUEST_LOST = 1
+D_REQUEST_AT = 2  # where on the request leg a loss strikes
+D_CRASH_BEFORE = 3
+D_CRASH_AFTER = 4
+D_REPLY_LATENCY = 5
+D_REPLY_LOST = 6
+D_REPLY_AT = 7
+D_SENDER_CRASH = 8
+_KEY = struct.Struct("<qI").pack
+_UNPACK = struct.Struct("<16I").unpack
+_INV32 = 1.0 / 4294967296.0
+_TWO32 = 4294967296.0
+_PERSON = b"amo-draws/1"
 
 # When a queued order's call started (sync mode): not yet.
 _NOT_STARTED = float("inf")
@@ -64,8 +94,13 @@ _NOT_STARTED = float("inf")
 _REPLY_KINDS = (N.CREDIT_RESERVED, N.INSUFFICIENT_CREDIT)
 
 
+def _seeded_hasher(seed: int):
+    """BLAKE2b keyed with the seed: copied and fed (order, attempt) for each draw set."""
+    return hashlib.blake2b(digest_size=64, key=seed.to_bytes(8, "little"), person=_PERSON)
+
+
 class Simulation:
-    """A deterministic, incrementally advanced at-most-once simulation.
+    """A deterministic, incrementally advanced simulation of the order flow.
 
     ``trace=True`` keeps the events of each call so the caller can stream them;
     ``trace=False`` (report mode) keeps only counters and per-order columns.
@@ -87,10 +122,10 @@ class Simulation:
         self._tie = 0
         self._out: list[dict] = []
 
-        # Independent random streams, so a failure decision never shifts arrival times.
+        # The arrival stream is sequential (orders and samples come in one order under
+        # every semantics); everything else is drawn by key (``_draws``).
         self._rng_arrival = random.Random(f"{cfg.seed}/arrival")
-        self._rng_net = random.Random(f"{cfg.seed}/network")
-        self._rng_fail = random.Random(f"{cfg.seed}/failure")
+        self._hasher = _seeded_hasher(cfg.seed)
 
         self._req_lat = cfg.request_latency
         self._timeout = cfg.reply_timeout
@@ -101,12 +136,19 @@ class Simulation:
         # Whether a failure point can strike at all: skips the check on the hot path.
         self._armed = [m != 0 or p > 0.0 for m, p in zip(self._mode, self._prob, strict=True)]
 
+        # Delivery semantics (docs/semantics.md).
+        self._retrying = cfg.semantics != N.AT_MOST_ONCE
+        self._dedup = cfg.semantics == N.EXACTLY_ONCE
+        self._max_attempts = cfg.attempts()
+        self._durable = cfg.outbox == N.DURABLE
+
         # Customer service (receiver).
         self.credit_limit = cfg.credit_limit
         self.reserved = 0  # credit the customer has reserved, for all orders
         self.receiver_up = True
         self.restarts_at: float | None = None
-        self._processing: dict[int, int] = {}  # msg id -> order id, in memory only
+        # msg id -> order id << 7 | attempt, in memory only (attempts <= 100 < 128)
+        self._processing: dict[int, int] = {}
 
         # Order service (sender): per-order columns indexed by order id (index 0 unused).
         self._state = bytearray(1)
@@ -117,6 +159,12 @@ class Simulation:
         self._reserved = array("q", [0])
         self._div_seq = array("q", [-1])
         self._created = array("d", [0.0])
+        # Retrying semantics only: per order, the attempt last sent, when it was sent (inf
+        # while queued) and the receiver's record of its first reaction (0: none, 1 + the
+        # reply's code: CreditReserved, InsufficientCredit), written with the state change.
+        self._attempt = bytearray(1) if self._retrying else None
+        self._last_sent = array("d", [0.0]) if self._retrying else None
+        self._record = bytearray(1) if self._retrying else None
         # Orders below _base were dropped once final (keep_orders=False: streaming runs).
         self._base = 0
         self.keep_orders = keep_orders is True
@@ -137,6 +185,14 @@ class Simulation:
         self.invariant_ok = True
         self.invariant_broken_seq: int | None = None
 
+        # Order service (sender) up or crashed (the sender-crash failure point).
+        self.sender_up = True
+        self.sender_restarts_at: float | None = None
+        self._backlog: list[tuple] = []  # its timers that came due while it was down
+        self._deferred: list[int] = []  # amounts of orders that arrived while it was down
+        self._lost_entries: set[int] = set()  # orders whose outbox entry a crash lost
+        self._low_open = 1  # every order below this one is known not to be waiting
+
         # Counters.
         self.next_msg = 1
         self.messages_sent = 0
@@ -148,12 +204,20 @@ class Simulation:
         self.replies_ignored = 0
         self.consistent = 0
         self.diverged = 0
+        self.retries = 0
+        self.duplicates_delivered = 0
+        self.duplicates_suppressed = 0
+        self.double_reserved = 0
+        self.sender_crashes = 0
+        self.outbox_lost = 0
         self.arrivals_left = cfg.orders
         self.samples_left = cfg.samples
         self.true_count = 0
-        self.true_sum = 0.0
+        # Sums of sample values in thousandths (values have three decimals): exact, so the
+        # aggregate does not depend on the order samples arrive in.
+        self.true_sum = 0
         self.seen_count = 0
-        self.seen_sum = 0.0
+        self.seen_sum = 0
 
         # Messages on the wire (only tracked when tracing: snapshots need them).
         self._wire: dict[int, dict] = {}
@@ -163,6 +227,7 @@ class Simulation:
             self._on_order_arrival, self._on_request_arrives, self._on_request_lost,
             self._on_processed, self._on_reply_arrives, self._on_reply_lost,
             self._on_timeout, self._on_restart, self._on_sample_due, self._on_sample_arrives,
+            self._on_retry, self._on_sender_restart,
         )
         if self.arrivals_left:
             self._schedule(self._rng_arrival.expovariate(1.0 / cfg.order_interval),
@@ -349,7 +414,11 @@ class Simulation:
 
     # ----------------------------------------------------------------- commands
     def create_order(self, amount: int) -> int:
-        """The sender creates an order in state new and sends OrderCreated."""
+        """The sender creates an order in state new and sends OrderCreated. While the sender
+        is down (sender-crash) the order waits and is created when it restarts: 0 then."""
+        if not self.sender_up:
+            self._deferred.append(amount)
+            return 0
         order = self._base + len(self._state)
         if not self.keep_orders and not order & 4095:
             self._drop_final_orders()
@@ -361,6 +430,10 @@ class Simulation:
         self._reserved.append(0)
         self._div_seq.append(-1)
         self._created.append(self.now)
+        if self._retrying:
+            self._attempt.append(0)
+            self._last_sent.append(_NOT_STARTED)
+            self._record.append(0)
         if self._sync:
             self._started.append(_NOT_STARTED)
             self.seq += 1
@@ -374,33 +447,49 @@ class Simulation:
             else:
                 self._start_call(order)
             return order
-        now = self.now
-        msg = self.next_msg
-        self.next_msg = msg + 1
         self.seq += 1
         if self.trace:
-            self._out.append({"seq": self.seq, "t": now, "type": "order-created",
+            self._out.append({"seq": self.seq, "t": self.now, "type": "order-created",
                               "order": order, "amount": amount, "state": N.NEW})
-        self._send(msg, order, N.REQUEST, N.ORDER_CREATED, _P_REQUEST_LOST, self._req_lat,
-                   _REQUEST_ARRIVES, _REQUEST_LOST)
-        self._tie += 1
-        heappush(self._heap, (now + self._timeout, self._tie, _TIMEOUT, order, msg))
+        self._send_request(order, 1)
         return order
 
-    def _start_call(self, order: int) -> None:
-        """Sync mode: the sender calls the receiver for ``order`` and blocks on it."""
+    def _send_request(self, order: int, attempt: int) -> int:
+        """The sender sends attempt ``attempt`` of ``order``'s OrderCreated and waits for a
+        reply until its timeout; the sender-crash point may strike right after."""
         now = self.now
         msg = self.next_msg
         self.next_msg = msg + 1
+        draws = _UNPACK(self._hasher_for(order, attempt))
+        self._send(msg, order, N.REQUEST, N.ORDER_CREATED, _P_REQUEST_LOST, self._req_lat,
+                   _REQUEST_ARRIVES, _REQUEST_LOST, 0, draws, D_REQUEST_LATENCY, attempt)
+        self._tie += 1
+        heappush(self._heap, (now + self._timeout, self._tie, _TIMEOUT, order, msg, attempt))
+        if self._retrying:
+            self._attempt[order - self._base] = attempt
+            self._last_sent[order - self._base] = now
+            if attempt > 1:
+                self.retries += 1
+        if self._armed[_P_SENDER_CRASH] and self._fires(_P_SENDER_CRASH,
+                                                         draws[D_SENDER_CRASH]):
+            self._sender_crash(order, msg, attempt)
+        return msg
+
+    def _hasher_for(self, key: int, attempt: int) -> bytes:
+        """The 64 bytes of keyed draws of (order or -sample, attempt)."""
+        h = self._hasher.copy()
+        h.update(_KEY(key, attempt))
+        return h.digest()
+
+    def _start_call(self, order: int) -> None:
+        """Sync mode: the sender calls the receiver for ``order`` and blocks on it (through
+        its retries, under a retrying semantics)."""
+        now = self.now
         self._call = order
         self._started[order - self._base] = now
-        timeout_at = now + self._timeout
-        self._emit_state(N.CALL_STARTED, order=order, msg=msg, timeout_at=timeout_at,
-                         queued=self.orders - order)
-        self._send(msg, order, N.REQUEST, N.ORDER_CREATED, _P_REQUEST_LOST, self._req_lat,
-                   _REQUEST_ARRIVES, _REQUEST_LOST)
-        self._tie += 1
-        heappush(self._heap, (timeout_at, self._tie, _TIMEOUT, order, msg))
+        self._emit_state(N.CALL_STARTED, order=order, msg=self.next_msg,
+                         timeout_at=now + self._timeout, queued=self.orders - order)
+        self._send_request(order, 1)
 
     def _call_returned(self, order: int) -> None:
         """Sync mode: the outstanding call returned (its reply, or its timeout): the sender
@@ -417,12 +506,17 @@ class Simulation:
         return self.orders - self._call if self._call else 0
 
     def _drop_final_orders(self) -> None:
-        """Forget the columns of orders created before the horizon: they cannot change.
-        (Sync mode: whose call started before the horizon; queued orders are kept.)"""
-        created = self._started if self._sync else self._created
+        """Forget the columns of orders whose last OrderCreated was sent before the horizon
+        and that nobody waits for any more: they cannot change. (Sync mode: whose call
+        started before the horizon; queued orders are kept. Retrying semantics: whose
+        last attempt was sent before it.) Everything of an order happens within the
+        horizon of its last send but its timers, which check that the order is kept."""
+        created = (self._last_sent if self._retrying
+                   else self._started if self._sync else self._created)
+        saw = self._saw
         cutoff = self.now - self._horizon
         n = 1
-        while n < len(created) and created[n] < cutoff:
+        while n < len(created) and created[n] < cutoff and saw[n] != _W_WAITING:
             n += 1
         n -= 1
         if self._keep_recent:
@@ -430,7 +524,8 @@ class Simulation:
         if n <= 0:
             return
         for column in (self._state, self._saw, self._verdict, self._kind, self._amount,
-                       self._reserved, self._div_seq, self._created, self._started):
+                       self._reserved, self._div_seq, self._created, self._started,
+                       self._attempt, self._last_sent, self._record):
             if column is not None:
                 del column[1:n + 1]
         self._base += n
@@ -478,8 +573,9 @@ class Simulation:
             event.update(fields)
             self._out.append(event)
 
-    def _fires(self, point: int) -> bool:
-        """Does failure point ``point`` strike this message? Consumes a 'next' switch."""
+    def _fires(self, point: int, draw: int) -> bool:
+        """Does failure point ``point`` strike this message? ``draw`` is the message's keyed
+        uniform value for this point (0..2^32-1). Consumes a 'next' switch."""
         mode = self._mode[point]
         if mode == 2:
             return True
@@ -489,35 +585,40 @@ class Simulation:
             self._emit_state("failure-point-changed", point=N.FAILURE_POINTS[point],
                              mode="off", probability=self._prob[point], why="used")
             return True
-        p = self._prob[point]
-        return p > 0.0 and self._rng_fail.random() < p
+        return draw < self._prob[point] * _TWO32
 
     def _send(self, msg: int, order: int, leg: str, kind: str, loss_point: int,
               latency: tuple[float, float], arrive_action: int, lost_action: int,
-              extra: int = 0) -> None:
+              extra: int, draws: tuple, at: int, attempt: int) -> None:
+        """Put a message on a leg. ``draws[at]``, ``draws[at + 1]``, ``draws[at + 2]`` are
+        its keyed latency, loss and where-lost values."""
         now = self.now
         low, high = latency
-        arrives = now + (low + (high - low) * self._rng_net.random() if high > low else low)
+        arrives = now + (low + (high - low) * draws[at] * _INV32 if high > low else low)
         self.messages_sent += 1
         self.seq += 1
         if self.trace:
             event = {"seq": self.seq, "t": now, "type": "message-sent", "msg": msg,
                      "order": order, "leg": leg, "kind": kind, "sent_at": now,
                      "arrives_at": arrives}
+            wire = {"msg": msg, "order": order, "leg": leg, "kind": kind,
+                    "sent_at": now, "arrives_at": arrives}
+            if order:
+                event["attempt"] = wire["attempt"] = attempt
             self._out.append(event)
-            self._wire[msg] = {"msg": msg, "order": order, "leg": leg, "kind": kind,
-                               "sent_at": now, "arrives_at": arrives}
+            self._wire[msg] = wire
         self._tie += 1
-        if self._armed[loss_point] and self._fires(loss_point):
+        if self._armed[loss_point] and self._fires(loss_point, draws[at + 1]):
             # Lost somewhere along the leg: the browser breaks the token at that point.
-            fraction = 0.25 + 0.5 * self._rng_fail.random()
+            fraction = 0.25 + 0.5 * draws[at + 2] * _INV32
             heappush(self._heap, (now + (arrives - now) * fraction, self._tie, lost_action,
-                                  msg, order * 4 + extra))
+                                  msg, order * 4 + extra, draws, attempt))
         else:
-            heappush(self._heap, (arrives, self._tie, arrive_action, msg, order * 4 + extra))
+            heappush(self._heap, (arrives, self._tie, arrive_action, msg, order * 4 + extra,
+                                  draws, attempt))
 
     def _lose(self, msg: int, order: int, leg: str, kind: str, reason: str,
-              point: str | None, at: float) -> int:
+              point: str | None, at: float, attempt: int = 0) -> int:
         self.messages_lost += 1
         self.seq += 1
         if self.trace:
@@ -525,29 +626,37 @@ class Simulation:
             event = {"seq": self.seq, "t": self.now, "type": "message-lost", "msg": msg,
                      "order": order, "leg": leg, "kind": kind, "reason": reason,
                      "point": point, "at": at}
+            if order:
+                event["attempt"] = attempt
             if wire is not None:
                 event["sent_at"] = wire["sent_at"]
                 event["arrives_at"] = wire["arrives_at"]
             self._out.append(event)
         return self.seq
 
-    def _forget(self, msg: int, order: int, kind: str, point: str) -> int:
+    def _forget(self, msg: int, order: int, kind: str, point: str, attempt: int = 0) -> int:
         """A delivered message dies with the receiver's memory in a crash."""
         self.messages_forgotten += 1
         self.seq += 1
         if self.trace:
-            self._out.append({"seq": self.seq, "t": self.now, "type": "message-forgotten",
-                              "msg": msg, "order": order, "leg": N.REQUEST, "kind": kind,
-                              "point": point})
+            event = {"seq": self.seq, "t": self.now, "type": "message-forgotten",
+                     "msg": msg, "order": order, "leg": N.REQUEST, "kind": kind,
+                     "point": point}
+            if order:
+                event["attempt"] = attempt
+            self._out.append(event)
         return self.seq
 
-    def _deliver(self, msg: int, order: int, leg: str, kind: str) -> None:
+    def _deliver(self, msg: int, order: int, leg: str, kind: str, attempt: int = 0) -> None:
         self.messages_delivered += 1
         self.seq += 1
         if self.trace:
             self._wire.pop(msg, None)
-            self._out.append({"seq": self.seq, "t": self.now, "type": "message-delivered",
-                              "msg": msg, "order": order, "leg": leg, "kind": kind})
+            event = {"seq": self.seq, "t": self.now, "type": "message-delivered",
+                     "msg": msg, "order": order, "leg": leg, "kind": kind}
+            if order:
+                event["attempt"] = attempt
+            self._out.append(event)
 
     # ---- the request leg and the receiver
     def _on_order_arrival(self, entry: tuple) -> None:
@@ -564,8 +673,9 @@ class Simulation:
                        self._fraction(msg))
             return
         seq = self._lose(msg, order, N.REQUEST, N.ORDER_CREATED, N.REQUEST_LOST,
-                         N.REQUEST_LOST, self._fraction(msg))
-        self._doom(order, seq)
+                         N.REQUEST_LOST, self._fraction(msg), entry[6])
+        if not self._retrying:
+            self._doom(order, seq)
 
     def _fraction(self, msg: int) -> float:
         wire = self._wire.get(msg)
@@ -575,67 +685,109 @@ class Simulation:
         return (self.now - wire["sent_at"]) / span if span > 0 else 1.0
 
     def _on_request_arrives(self, entry: tuple) -> None:
-        msg, order = entry[3], entry[4] >> 2
+        msg, order, draws, attempt = entry[3], entry[4] >> 2, entry[5], entry[6]
         if not self.receiver_up:
-            seq = self._lose(msg, order, N.REQUEST, N.ORDER_CREATED, N.RECEIVER_DOWN, None, 1.0)
-            self._doom(order, seq)
+            seq = self._lose(msg, order, N.REQUEST, N.ORDER_CREATED, N.RECEIVER_DOWN, None, 1.0,
+                             attempt)
+            if not self._retrying:
+                self._doom(order, seq)
             return
-        self._deliver(msg, order, N.REQUEST, N.ORDER_CREATED)
-        if self._armed[_P_CRASH_BEFORE] and self._fires(_P_CRASH_BEFORE):
-            seq = self._crash(N.CRASH_BEFORE, msg, order)
-            self._doom(order, seq)
+        self._deliver(msg, order, N.REQUEST, N.ORDER_CREATED, attempt)
+        if self._armed[_P_CRASH_BEFORE] and self._fires(_P_CRASH_BEFORE,
+                                                         draws[D_CRASH_BEFORE]):
+            seq = self._crash(N.CRASH_BEFORE, msg, order, N.ORDER_CREATED, attempt)
+            if not self._retrying:
+                self._doom(order, seq)
             return
-        self._processing[msg] = order
+        self._processing[msg] = order << 7 | attempt
         done = self.now + self._processing_time
         self.seq += 1
         if self.trace:
             self._out.append({"seq": self.seq, "t": self.now, "type": "processing-started",
-                              "msg": msg, "order": order, "done_at": done})
+                              "msg": msg, "order": order, "attempt": attempt, "done_at": done})
         self._tie += 1
-        heappush(self._heap, (done, self._tie, _PROCESSED, msg, order * 4))
+        heappush(self._heap, (done, self._tie, _PROCESSED, msg, order * 4, draws, attempt))
 
     def _on_processed(self, entry: tuple) -> None:
-        msg, order = entry[3], entry[4] >> 2
+        msg, order, draws, attempt = entry[3], entry[4] >> 2, entry[5], entry[6]
         if self._processing.pop(msg, None) is None:
             return  # forgotten by a crash while it was being processed
-        amount = self._amount[order - self._base]
-        available = self.credit_limit - self.reserved
-        if available >= amount:
-            # The reaction: a durable state change at the Customer service.
-            self.reserved += amount
-            self._reserved[order - self._base] += amount
-            verdict = self._verdict[order - self._base]
-            if verdict == _V_IN_FLIGHT:
-                self.pending_reserved += amount
-            reply = 0
-            self.seq += 1
-            if self.trace:
-                self._out.append({"seq": self.seq, "t": self.now, "type": "credit-reserved",
-                                  "msg": msg, "order": order, "amount": amount,
-                                  "credit_limit": self.credit_limit, "reserved": self.reserved,
-                                  "available": self.credit_limit - self.reserved})
-            if verdict == _V_DIVERGED:
-                # The sender already gave up: this reservation will never be approved.
-                self._set_kind(order, _K_RESERVED, self.seq)
-                self._check_invariant(order)
+        i = order - self._base
+        record = self._record[i] if self._retrying else 0
+        if record and self._dedup:
+            # Exactly-once: the idempotency record says this order was done; answer with the
+            # original reply and change nothing.
+            reply = record - 1
+            self.duplicates_suppressed += 1
+            self._emit_state(N.DUPLICATE_SUPPRESSED, msg=msg, order=order, attempt=attempt,
+                             reply=_REPLY_KINDS[reply],
+                             times_reserved=self._reserved[i] // self._amount[i])
         else:
-            reply = 1
-            self.seq += 1
-            if self.trace:
-                self._out.append({"seq": self.seq, "t": self.now, "type": "credit-refused",
-                                  "msg": msg, "order": order, "amount": amount,
-                                  "credit_limit": self.credit_limit, "reserved": self.reserved,
-                                  "available": available})
-        if self._armed[_P_CRASH_AFTER] and self._fires(_P_CRASH_AFTER):
-            seq = self._crash(N.CRASH_AFTER, msg, order)
-            self._doom(order, seq)
+            if record:
+                # At-least-once: the receiver is not idempotent and reacts again.
+                self.duplicates_delivered += 1
+                self._emit_state(N.DUPLICATE_DELIVERED, msg=msg, order=order,
+                                 attempt=attempt,
+                                 times_reserved=self._reserved[i] // self._amount[i])
+            reply = self._react(msg, order, attempt)
+            if self._retrying and not record:
+                # The idempotency record, written with the state change (both durable).
+                self._record[i] = reply + 1
+        if self._armed[_P_CRASH_AFTER] and self._fires(_P_CRASH_AFTER, draws[D_CRASH_AFTER]):
+            seq = self._crash(N.CRASH_AFTER, msg, order, N.ORDER_CREATED, attempt)
+            if not self._retrying:
+                self._doom(order, seq)
             return
         reply_msg = self.next_msg
         self.next_msg = reply_msg + 1
         self._send(reply_msg, order, N.REPLY, _REPLY_KINDS[reply], _P_REPLY_LOST,
-                   self._rep_lat, _REPLY_ARRIVES, _REPLY_LOST, reply)
+                   self._rep_lat, _REPLY_ARRIVES, _REPLY_LOST, reply, draws, D_REPLY_LATENCY,
+                   attempt)
 
-    def _crash(self, point: str, msg: int, order: int, kind: str = N.ORDER_CREATED) -> int:
+    def _react(self, msg: int, order: int, attempt: int) -> int:
+        """The receiver's reaction to OrderCreated: reserve the amount if the available
+        credit covers it (0: CreditReserved), else refuse (1: InsufficientCredit)."""
+        i = order - self._base
+        amount = self._amount[i]
+        available = self.credit_limit - self.reserved
+        if available < amount:
+            self.seq += 1
+            if self.trace:
+                self._out.append({"seq": self.seq, "t": self.now, "type": "credit-refused",
+                                  "msg": msg, "order": order, "attempt": attempt,
+                                  "amount": amount, "credit_limit": self.credit_limit,
+                                  "reserved": self.reserved, "available": available})
+            return 1
+        # The reaction: a durable state change at the Customer service.
+        self.reserved += amount
+        reserved = self._reserved[i] + amount
+        self._reserved[i] = reserved
+        verdict = self._verdict[i]
+        if verdict == _V_IN_FLIGHT:
+            self.pending_reserved += amount
+        self.seq += 1
+        if self.trace:
+            self._out.append({"seq": self.seq, "t": self.now, "type": "credit-reserved",
+                              "msg": msg, "order": order, "attempt": attempt,
+                              "amount": amount, "credit_limit": self.credit_limit,
+                              "reserved": self.reserved,
+                              "available": self.credit_limit - self.reserved})
+        if reserved > amount:
+            # Reserved again for the same order: it can never be consistent now.
+            if reserved == 2 * amount:
+                self.double_reserved += 1
+            self._doom(order, self.seq, _K_DOUBLE)
+        elif verdict == _V_DIVERGED:
+            # The sender already gave up: this reservation will never be approved.
+            self._set_kind(order, _K_RESERVED, self.seq)
+            self._check_invariant(order)
+        elif verdict == _V_CONSISTENT:
+            # Cancelled by an earlier reply, and now credit is reserved for it.
+            self._doom(order, self.seq, _K_RESERVED)
+        return 0
+
+    def _crash(self, point: str, msg: int, order: int, kind: str = N.ORDER_CREATED,
+               attempt: int = 0) -> int:
         """The receiver crashes: in-memory work is gone; it restarts after a downtime."""
         self.crashes += 1
         self.receiver_up = False
@@ -644,16 +796,20 @@ class Simulation:
         self.seq += 1
         crash_seq = self.seq
         if self.trace:
-            self._out.append({"seq": self.seq, "t": self.now, "type": "receiver-crashed",
-                              "point": point, "msg": msg, "order": order,
-                              "restarts_at": restart})
+            event = {"seq": self.seq, "t": self.now, "type": "receiver-crashed",
+                     "point": point, "msg": msg, "order": order, "restarts_at": restart}
+            if order:
+                event["attempt"] = attempt
+            self._out.append(event)
         if point == N.CRASH_BEFORE:
-            self._forget(msg, order, kind, point)
+            self._forget(msg, order, kind, point, attempt)
         forgotten = sorted(self._processing.items())
         self._processing.clear()
-        for other_msg, other_order in forgotten:
-            seq = self._forget(other_msg, other_order, N.ORDER_CREATED, point)
-            self._doom(other_order, seq)
+        for other_msg, code in forgotten:
+            other = code >> 7
+            seq = self._forget(other_msg, other, N.ORDER_CREATED, point, code & 127)
+            if not self._retrying:
+                self._doom(other, seq)
         self._schedule(restart, _RESTART)
         return crash_seq
 
@@ -667,43 +823,77 @@ class Simulation:
     def _on_reply_lost(self, entry: tuple) -> None:
         msg, order, reply = entry[3], entry[4] >> 2, entry[4] & 3
         seq = self._lose(msg, order, N.REPLY, _REPLY_KINDS[reply], N.REPLY_LOST, N.REPLY_LOST,
-                         self._fraction(msg))
-        self._doom(order, seq)
+                         self._fraction(msg), entry[6])
+        if not self._retrying:
+            self._doom(order, seq)
 
     def _on_reply_arrives(self, entry: tuple) -> None:
-        msg, order, reply = entry[3], entry[4] >> 2, entry[4] & 3
-        self._deliver(msg, order, N.REPLY, _REPLY_KINDS[reply])
-        if self._saw[order - self._base] != _W_WAITING:
-            # The sender gave up at its timeout; at-most-once: nobody waits for this now.
-            self.replies_ignored += 1
-            self._emit_state("reply-ignored", msg=msg, order=order, reason="after-timeout")
+        msg, order, reply, attempt = entry[3], entry[4] >> 2, entry[4] & 3, entry[6]
+        if not self.sender_up:
+            seq = self._lose(msg, order, N.REPLY, _REPLY_KINDS[reply], N.SENDER_DOWN, None,
+                             1.0, attempt)
+            if not self._retrying:
+                self._doom(order, seq)
             return
-        self._saw[order - self._base] = _W_REPLY
-        amount = self._amount[order - self._base]
+        self._deliver(msg, order, N.REPLY, _REPLY_KINDS[reply], attempt)
+        i = order - self._base
+        saw = self._saw[i]
+        if saw != _W_WAITING:
+            # Nobody waits for this reply: the sender gave up at its (last) timeout, an
+            # earlier reply decided the order, or a crash lost the outbox entry.
+            self.replies_ignored += 1
+            reason = (N.ALREADY_ANSWERED if saw == _W_REPLY
+                      else N.OUTBOX_LOST if order in self._lost_entries else N.AFTER_TIMEOUT)
+            self._emit_state("reply-ignored", msg=msg, order=order, reason=reason,
+                             attempt=attempt)
+            return
+        self._saw[i] = _W_REPLY
+        amount = self._amount[i]
+        verdict = self._verdict[i]
         if reply == 0:
-            self._state[order - self._base] = _S_APPROVED
+            self._state[i] = _S_APPROVED
             self.approved_total += amount
-            self.pending_reserved -= amount
+            if verdict == _V_IN_FLIGHT:
+                self.pending_reserved -= amount
             new = N.APPROVED
         else:
-            self._state[order - self._base] = _S_CANCELLED
+            self._state[i] = _S_CANCELLED
             new = N.CANCELLED
         self.seq += 1
         if self.trace:
             self._out.append({"seq": self.seq, "t": self.now, "type": "order-state-changed",
                               "order": order, "from": N.NEW, "to": new, "msg": msg,
-                              "approved_total": self.approved_total})
-        if self._verdict[order - self._base] == _V_IN_FLIGHT:
-            self._verdict[order - self._base] = _V_CONSISTENT
-            self.consistent += 1
-            self._emit_state("order-consistent", order=order, state=new,
-                             credit_reserved=self._reserved[order - self._base])
+                              "attempt": attempt, "approved_total": self.approved_total})
+        if verdict == _V_IN_FLIGHT:
+            if reply == 1 and self._reserved[i]:
+                # Cancelled, but an earlier attempt had reserved credit (at-least-once).
+                self._doom(order, self.seq)
+            else:
+                self._verdict[i] = _V_CONSISTENT
+                self.consistent += 1
+                self._emit_state("order-consistent", order=order, state=new,
+                                 credit_reserved=self._reserved[i])
+        elif reply == 0:
+            # Approved after it diverged (credit reserved twice): one amount is backed now.
+            self._check_invariant(order)
         if self._sync:
             self._call_returned(order)
 
     def _on_timeout(self, entry: tuple) -> None:
-        order = entry[3]
-        if self._saw[order - self._base] != _W_WAITING:
+        order, attempt = entry[3], entry[5]
+        if order <= self._base or self._saw[order - self._base] != _W_WAITING:
+            return
+        if self._retrying and attempt != self._attempt[order - self._base]:
+            return  # a later attempt was sent since
+        if not self.sender_up:
+            self._backlog.append(entry)  # durable outbox: handled when the sender is back
+            return
+        if attempt < self._max_attempts:
+            # Retrying semantics: no reply yet, so send the same order again after a backoff.
+            wait = backoff(self._timeout, attempt)
+            self._emit_state(N.RETRY_SCHEDULED, order=order, msg=entry[4],
+                             attempt=attempt + 1, due_at=self.now + wait, backoff=wait)
+            self._schedule(self.now + wait, _RETRY, order, attempt + 1)
             return
         self._saw[order - self._base] = _W_NO_REPLY
         self.timeouts += 1
@@ -711,30 +901,98 @@ class Simulation:
         if self.trace:
             self._out.append({"seq": self.seq, "t": self.now, "type": "sender-timeout",
                               "order": order, "msg": entry[4], "state": N.NEW,
-                              "outcome": "unknown"})
+                              "outcome": "unknown", "attempts": attempt})
         if self._verdict[order - self._base] == _V_IN_FLIGHT:
-            # Nothing failed yet, but the sender stopped waiting: any reply is now too late.
+            # Nothing failed yet (or nothing the sender can repair now), but it stopped
+            # waiting: any reply is now too late.
             self._doom(order, self.seq)
         if self._sync:
             self._call_returned(order)
 
-    # ---- judgement
-    def _doom(self, order: int, seq: int) -> None:
-        """The order can no longer reach a consistent end: it has diverged."""
-        if self._verdict[order - self._base] != _V_IN_FLIGHT:
+    def _on_retry(self, entry: tuple) -> None:
+        order, attempt = entry[3], entry[4]
+        if order <= self._base or self._saw[order - self._base] != _W_WAITING:
+            return  # answered during the backoff, or the entry was lost in a crash
+        if not self.sender_up:
+            self._backlog.append(entry)
             return
-        self._verdict[order - self._base] = _V_DIVERGED
+        self._send_request(order, attempt)
+
+    # ---- the sender crash
+    def _sender_crash(self, order: int, msg: int, attempt: int) -> None:
+        """The Order service crashes right after sending ``msg``; it restarts after
+        ``restart_after``. With an in-memory outbox every order it was waiting for is
+        forgotten (its retries with it); a durable outbox keeps them."""
+        self.sender_crashes += 1
+        self.sender_up = False
+        restart = self.now + self.config.restart_after
+        self.sender_restarts_at = restart
+        self._emit_state(N.SENDER_CRASHED, point=N.SENDER_CRASH, order=order, msg=msg,
+                         attempt=attempt, restarts_at=restart, outbox=self.config.outbox)
+        if not self._durable:
+            if self._sync:
+                lost = [self._call] if self._call else []
+            else:
+                start = max(self._low_open, self._base + 1)
+                saw = self._saw
+                base = self._base
+                lost = [o for o in range(start, self.orders + 1) if saw[o - base] == _W_WAITING]
+                self._low_open = self.orders + 1
+            for other in lost:
+                i = other - self._base
+                self._saw[i] = _W_NO_REPLY
+                self._lost_entries.add(other)
+                self.outbox_lost += 1
+                self.seq += 1
+                if self.trace:
+                    self._out.append({"seq": self.seq, "t": self.now, "type": N.OUTBOX_LOST,
+                                      "order": other, "attempt": self._attempts_of(other),
+                                      "state": _STATE_NAMES[self._state[i]]})
+                self._doom(other, self.seq)
+        self._schedule(restart, _SENDER_RESTART)
+
+    def _on_sender_restart(self, entry: tuple) -> None:
+        self.sender_up = True
+        self.sender_restarts_at = None
+        self._emit_state(N.SENDER_RESTARTED, outbox=self.config.outbox,
+                         pending=len(self._backlog), deferred_orders=len(self._deferred))
+        if self._sync and self._call and self._saw[self._call - self._base] != _W_WAITING:
+            self._call_returned(self._call)  # the outstanding call was lost in the crash
+        backlog, self._backlog = self._backlog, []
+        for timer in backlog:
+            self._handlers[timer[2]](timer)
+        deferred, self._deferred = self._deferred, []
+        for amount in deferred:
+            self.create_order(amount)
+
+    # ---- judgement
+    def _doom(self, order: int, seq: int, kind: int | None = None) -> None:
+        """The order can no longer reach a consistent end: it has diverged. (A consistent
+        order diverges only when its credit is reserved again: at-least-once.)"""
+        i = order - self._base
+        verdict = self._verdict[i]
+        if verdict == _V_DIVERGED:
+            if kind is not None:
+                self._set_kind(order, kind, seq)
+                self._check_invariant(order)
+            return
+        reserved = self._reserved[i]
+        if verdict == _V_IN_FLIGHT:
+            if reserved:
+                self.pending_reserved -= reserved
+        else:
+            self.consistent -= 1
+        self._verdict[i] = _V_DIVERGED
         self.diverged += 1
-        reserved = self._reserved[order - self._base]
-        if reserved:
-            self.pending_reserved -= reserved
-        self._div_seq[order - self._base] = seq
-        self._set_kind(order, _K_RESERVED if reserved else _K_STUCK, seq)
+        self._div_seq[i] = seq
+        self._set_kind(order, kind if kind is not None else _K_RESERVED if reserved
+                       else _K_STUCK, seq)
         if reserved:
             self._check_invariant(order)
 
     def _set_kind(self, order: int, kind: int, diverged_at_seq: int) -> None:
-        if self._kind[order - self._base] == kind:
+        current = self._kind[order - self._base]
+        if current == kind or _KIND_RANK[kind] < _KIND_RANK[current]:
             return
         self._kind[order - self._base] = kind
         name = _KIND_NAMES[kind]
@@ -768,12 +1026,14 @@ class Simulation:
         mean = self.config.sample_mean
         value = round(self._rng_arrival.gauss(mean, mean * 0.1), 3)
         self.true_count += 1
-        self.true_sum += value
+        self.true_sum += round(value * 1000)
         msg = self.next_msg
         self.next_msg = msg + 1
         self._samples_on_wire[msg] = value
+        # A sample's keyed draws: key -(its number), so never an order's.
+        draws = _UNPACK(self._hasher_for(-self.true_count, 0))
         self._send(msg, 0, N.REQUEST, N.METRIC_SAMPLE, _P_REQUEST_LOST, self._req_lat,
-                   _SAMPLE_ARRIVES, _REQUEST_LOST)
+                   _SAMPLE_ARRIVES, _REQUEST_LOST, 0, draws, D_REQUEST_LATENCY, 0)
         if self.trace:
             self._out[-1]["value"] = value
         if self.samples_left:
@@ -781,24 +1041,25 @@ class Simulation:
             self._schedule((self.true_count + 1) * self.config.sample_interval, _SAMPLE_DUE)
 
     def _on_sample_arrives(self, entry: tuple) -> None:
-        msg = entry[3]
+        msg, draws = entry[3], entry[5]
         value = self._samples_on_wire.pop(msg)
         if not self.receiver_up:
             self._lose(msg, 0, N.REQUEST, N.METRIC_SAMPLE, N.RECEIVER_DOWN, None, 1.0)
             return
         self._deliver(msg, 0, N.REQUEST, N.METRIC_SAMPLE)
-        if self._armed[_P_CRASH_BEFORE] and self._fires(_P_CRASH_BEFORE):
+        if self._armed[_P_CRASH_BEFORE] and self._fires(_P_CRASH_BEFORE,
+                                                         draws[D_CRASH_BEFORE]):
             self._crash(N.CRASH_BEFORE, msg, 0, N.METRIC_SAMPLE)
             return
         self.seen_count += 1
-        self.seen_sum += value
+        self.seen_sum += round(value * 1000)
         self._emit_state("sample-recorded", msg=msg, value=value, **self.metrics())
-        if self._armed[_P_CRASH_AFTER] and self._fires(_P_CRASH_AFTER):
+        if self._armed[_P_CRASH_AFTER] and self._fires(_P_CRASH_AFTER, draws[D_CRASH_AFTER]):
             self._crash(N.CRASH_AFTER, msg, 0, N.METRIC_SAMPLE)
 
     def metrics(self) -> dict:
-        true_mean = self.true_sum / self.true_count if self.true_count else 0.0
-        seen_mean = self.seen_sum / self.seen_count if self.seen_count else 0.0
+        true_mean = self.true_sum / 1000 / self.true_count if self.true_count else 0.0
+        seen_mean = self.seen_sum / 1000 / self.seen_count if self.seen_count else 0.0
         drift = abs(seen_mean - true_mean) / true_mean if true_mean else 0.0
         return {"true_count": self.true_count, "true_mean": round(true_mean, 4),
                 "seen_count": self.seen_count, "seen_mean": round(seen_mean, 4),
@@ -821,7 +1082,18 @@ class Simulation:
             "reason": N.DIVERGENCE_TEXT.get(_KIND_NAMES[self._kind[order - self._base]]),
             "diverged_at_seq": div_seq if div_seq >= 0 else None,
             "created_at": self._created[order - self._base],
+            "attempts": self._attempts_of(order),
+            "times_reserved": self._reserved[order - self._base]
+            // self._amount[order - self._base],
         }
+
+    def _attempts_of(self, order: int) -> int:
+        """How many times the sender has sent this order's OrderCreated."""
+        if self._retrying:
+            return self._attempt[order - self._base]
+        if self._sync:
+            return int(self._started[order - self._base] != _NOT_STARTED)
+        return 1
 
     def iter_orders(self):
         for order in range(self._base + 1, self._base + len(self._state)):
@@ -842,12 +1114,24 @@ class Simulation:
             "receiver_crashes": self.crashes,
             "sender_timeouts": self.timeouts,
             "replies_ignored": self.replies_ignored,
+            "retries": self.retries,
+            "duplicates_delivered": self.duplicates_delivered,
+            "duplicates_suppressed": self.duplicates_suppressed,
+            "double_reserved": self.double_reserved,
+            "sender_crashes": self.sender_crashes,
+            "outbox_lost": self.outbox_lost,
         }
 
     def customer(self) -> dict:
         return {"credit_limit": self.credit_limit, "reserved": self.reserved,
                 "available": self.credit_limit - self.reserved, "up": self.receiver_up,
                 "restarts_at": self.restarts_at}
+
+    def sender(self) -> dict:
+        """The Order service: up or crashed (sender-crash), and its delivery policy."""
+        return {"up": self.sender_up, "restarts_at": self.sender_restarts_at,
+                "semantics": self.config.semantics, "outbox": self.config.outbox,
+                "waiting_timers": len(self._backlog), "deferred_orders": len(self._deferred)}
 
     def invariant(self) -> dict:
         return {"ok": self.invariant_ok, "reserved": self.reserved,
@@ -888,6 +1172,7 @@ class Simulation:
             "seq": self.seq,
             "config": self.config.to_dict(),
             "customer": self.customer(),
+            "sender": self.sender(),
             "invariant": self.invariant(),
             "failures": self.failures_view(),
             "summary": self.summary(),

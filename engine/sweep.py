@@ -90,8 +90,9 @@ def sweep_point(loss: float, orders: int, seed: int, which: tuple[str, ...] = LE
         "samples": orders, "seed": seed, "failures": {"request-lost": sample_loss}})
     stream = _ReportOnly(metrics, trace=False)
     stream.run()
-    true_mean = stream.true_sum / stream.true_count if stream.true_count else 0.0
-    seen_mean = stream.seen_sum / stream.seen_count if stream.seen_count else 0.0
+    # The sums are in thousandths (exact: see Simulation.true_sum).
+    true_mean = stream.true_sum / 1000 / stream.true_count if stream.true_count else 0.0
+    seen_mean = stream.seen_sum / 1000 / stream.seen_count if stream.seen_count else 0.0
     error = abs(seen_mean - true_mean) / true_mean if true_mean else 0.0
     lost = stream.true_count - stream.seen_count
     return {

@@ -78,7 +78,8 @@ def test_four_failures_one_silence_shows_each_truth_behind_the_same_sender_view(
     # Each order met its own failure point, and only that one.
     by_seq = {e["seq"]: e for e in events}
     struck = [by_seq[o["diverged_at_seq"]]["point"] for o in orders[1:]]
-    assert struck == list(FAILURE_POINTS)
+    # (the seed's four points: sender-crash came later and is not in this preset)
+    assert struck == [p for p in FAILURE_POINTS if p != "sender-crash"]
     assert sim.summary()["receiver_crashes"] == 2
 
 
@@ -115,7 +116,8 @@ def test_metrics_stream_under_every_failure_point_still_corrupts_nothing():
         sim, _ = run_preset("metrics-stream",
                             {"failures": {point: {"probability": 0.1}}, "restart_after": 0.2})
         m = sim.metrics()
-        assert m["seen_count"] < m["true_count"] or point == "reply-lost"
+        # (samples travel no reply leg, and the sender's crash is not the sampler's)
+        assert m["seen_count"] < m["true_count"] or point in ("reply-lost", "sender-crash")
         assert m["seen_mean"] == pytest.approx(m["true_mean"], rel=0.05)
         assert sim.invariant()["ok"] is True and sim.summary()["diverged"] == 0
 

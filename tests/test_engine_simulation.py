@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine import FAILURE_POINTS, Config, Simulation
+from engine import FAILURE_POINTS, SEED_FAILURE_POINTS, Config, Simulation
 
 # Fixed latencies make the times in these tests exact: request 1 s, processing 0.5 s,
 # reply 1 s, so a reply is back 2.5 s after the order is created.
@@ -96,7 +96,7 @@ def test_seed_table_one_order(point):
         assert by_seq(events, inv["broken_at_seq"])["type"] == "invariant-broken"
 
 
-@pytest.mark.parametrize("point", FAILURE_POINTS)
+@pytest.mark.parametrize("point", SEED_FAILURE_POINTS)
 def test_divergence_begins_at_the_failure_event(point):
     sim, events = one_order(point)
     began = sim.order_view(1)["diverged_at_seq"]
@@ -136,13 +136,13 @@ def test_happy_path_follows_the_three_steps():
 
 
 def test_sender_cannot_tell_the_four_failures_apart():
-    seen = {point: sender_view(one_order(point)[1]) for point in FAILURE_POINTS}
-    first = seen[FAILURE_POINTS[0]]
+    seen = {point: sender_view(one_order(point)[1]) for point in SEED_FAILURE_POINTS}
+    first = seen[SEED_FAILURE_POINTS[0]]
     assert [kind for kind, *_ in first] == ["created", "sent", "sender-timeout"]
-    for point in FAILURE_POINTS[1:]:
+    for point in SEED_FAILURE_POINTS[1:]:
         assert seen[point] == first, point
     # ... while the receiver's truth differs: credit held after two of them, not the others.
-    held = {p: one_order(p)[0].customer()["reserved"] for p in FAILURE_POINTS}
+    held = {p: one_order(p)[0].customer()["reserved"] for p in SEED_FAILURE_POINTS}
     assert held == {"request-lost": 0, "crash-before-processing": 0,
                     "crash-after-processing": 100, "reply-lost": 100}
 
@@ -482,7 +482,8 @@ def test_snapshot_shows_messages_in_flight_and_work_in_progress():
     sim.apply({"cmd": "create-order"})
     snap = sim.snapshot()
     assert snap["in_flight"] == [{"msg": 1, "order": 1, "leg": "request",
-                                  "kind": "OrderCreated", "sent_at": 0.0, "arrives_at": 1.0}]
+                                  "kind": "OrderCreated", "sent_at": 0.0, "arrives_at": 1.0,
+                                  "attempt": 1}]
     sim.advance(1.2)
     snap = sim.snapshot()
     assert snap["in_flight"] == [] and snap["processing"] == [1]
