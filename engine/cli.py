@@ -175,10 +175,15 @@ _RUN_FLAGS = ("scenario", "fail", "next", "loss", "orders", "order_interval", "a
               "outbox", "case", "truth_table")
 
 
+def _given(value: object) -> bool:
+    """Was a flag given? (None, an empty list or a False switch: not given; 0 is given.)"""
+    return value is not None and value is not False and value != []
+
+
 def replay_run(args: argparse.Namespace, parser: argparse.ArgumentParser
                ) -> tuple[Simulation, list[dict]]:
     """The run of a run file, replayed (to event ``--until`` if given)."""
-    given = [name for name in _RUN_FLAGS if getattr(args, name) not in (None, [])]
+    given = [name for name in _RUN_FLAGS if _given(getattr(args, name))]
     if given:
         parser.error(f"argument --replay: not allowed with --{given[0].replace('_', '-')} "
                      "(the run file holds the whole run)")
@@ -312,7 +317,7 @@ def _truth_table(args: argparse.Namespace, parser, out) -> None:
 
     given = [name for name in _RUN_FLAGS
              if name not in ("outbox", "max_attempts", "truth_table")
-             and getattr(args, name) not in (None, [])]
+             and _given(getattr(args, name))]
     if given or args.trace or args.export or args.replay:
         flag = given[0] if given else ("trace" if args.trace else
                                        "export" if args.export else "replay")

@@ -252,3 +252,142 @@ def test_a_sync_run_exports_and_replays_event_for_event(tmp_path):
 
 def test_help_names_the_call_mode():
     assert "--call" in cli("--help").stdout
+
+
+# ------------------------------------------------------------- delivery semantics (issue 12)
+NEW_SUMMARY = ("retries", "duplicates_delivered", "duplicates_suppressed", "double_reserved")
+
+
+def test_the_json_report_keeps_its_contract_and_counts_retries_and_duplicates():
+    data = report("--scenario", "lossy-network")
+    check_report_shape(data)
+    assert data["config"]["semantics"] == "at-most-once"
+    assert all(data["summary"][key] == 0 for key in NEW_SUMMARY)
+    for order in data["orders"]:
+        assert order["attempts"] == 1
+        assert order["times_reserved"] == (1 if order["credit_reserved"] else 0)
+
+
+@pytest.mark.parametrize(("semantics", "summary", "order"), [
+    ("at-most-once", (0, 0, 0, 0), ("new", 100, 1, 1, "reserved-not-approved")),
+    ("at-least-once", (1, 1, 0, 1), ("approved", 200, 2, 2, "double-reserved")),
+    ("exactly-once", (1, 0, 1, 0), ("approved", 100, 2, 1, None)),
+])
+def test_a_lost_reply_under_each_semantics(semantics, summary, order):
+    data = report("--case", "reply-lost", "--semantics", semantics)
+    assert data["config"]["semantics"] == semantics
+    assert tuple(data["summary"][key] for key in NEW_SUMMARY) == summary
+    [got] = data["orders"]
+    assert (got["order_state"], got["credit_reserved"], got["attempts"],
+            got["times_reserved"], got["divergence"]) == order
+    assert got["consistent"] is (order[4] is None)
+
+
+def test_max_attempts_one_is_at_most_once_again():
+    once = report("--case", "reply-lost", "--semantics", "at-least-once",
+                  "--max-attempts", "1")
+    assert once["config"]["max_attempts"] == 1
+    [order] = once["orders"]
+    assert (order["attempts"], order["divergence"]) == (1, "reserved-not-approved")
+    assert once["summary"]["retries"] == 0
+
+
+@pytest.mark.parametrize(("outbox", "divergence", "lost"), [
+    ("memory", "reserved-not-approved", 1), ("durable", None, 0)])
+def test_a_sender_crash_with_each_outbox(outbox, divergence, lost):
+    data = report("--case", "sender-crash", "--semantics", "at-least-once",
+                  "--outbox", outbox)
+    assert data["config"]["outbox"] == outbox
+    assert data["summary"]["sender_crashes"] == 1
+    assert data["summary"]["outbox_lost"] == lost
+    assert data["orders"][0]["divergence"] == divergence
+
+
+def test_many_orders_at_least_once_double_reserve_and_exactly_once_never():
+    args = ("--orders", "300", "--loss", "reply=0.2", "--credit-limit", "1000000",
+            "--seed", "4")
+    least = report(*args, "--semantics", "at-least-once")["summary"]
+    exact = report(*args, "--semantics", "exactly-once")["summary"]
+    assert least["retries"] == exact["retries"] > 0  # the same schedule, the same retries
+    assert least["double_reserved"] > 0 and least["duplicates_delivered"] > 0
+    assert exact["double_reserved"] == 0 and exact["duplicates_suppressed"] > 0
+    assert exact["diverged"] < least["diverged"]
+
+
+def test_next_arms_a_point_for_one_message():
+    data = report("--orders", "3", "--order-interval", "10", "--next", "request-lost")
+    assert [o["divergence"] for o in data["orders"]] == ["stuck-new", None, None]
+
+
+@pytest.mark.parametrize(("args", "mentions"), [
+    (["--semantics", "twice"], "--semantics"),
+    (["--semantics", "AT-MOST-ONCE"], "--semantics"),
+    (["--max-attempts", "0"], "--max-attempts"),
+    (["--max-attempts", "101"], "--max-attempts"),
+    (["--max-attempts", "two"], "--max-attempts"),
+    (["--outbox", "disk"], "--outbox"),
+    (["--next", "disk-full"], "--next"),
+    (["--case", "request-lost,disk-full"], "--case"),
+    (["--case", "reply-lost", "--orders", "3"], "--case"),
+    (["--truth-table", "--orders", "3"], "--truth-table"),
+    (["--truth-table", "--semantics", "exactly-once"], "--truth-table"),
+])
+def test_bad_semantics_arguments_exit_2_with_one_line(args, mentions):
+    done = cli(*args)
+    assert done.returncode == 2 and done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("python -m engine: error:") and mentions in lines[0]
+
+
+def test_semantics_in_the_help_and_the_words():
+    help_text = cli("--help").stdout
+    for word in ("--semantics", "--max-attempts", "--outbox", "--truth-table", "--case",
+                 "exactly-once", "durable"):
+        assert word in help_text
+    done = cli("--case", "reply-lost", "--semantics", "at-least-once")
+    assert done.returncode == 0 and done.stderr == ""
+    assert done.stdout.startswith("at-least-once, at most 5 attempts run")
+    assert "orders reserved twice or more: 1" in done.stdout
+    assert "2 attempts: double-reserved" in done.stdout
+
+
+def test_the_truth_table_in_text_and_json():
+    text = cli("--truth-table")
+    assert text.returncode == 0 and text.stderr == ""
+    lines = text.stdout.splitlines()
+    assert any("at-most-once" in line and "exactly-once" in line for line in lines)
+    data = report("--truth-table", "--outbox", "durable", "--max-attempts", "3")
+    assert (data["outbox"], data["max_attempts"]) == ("durable", 3)
+    assert len(data["rows"]) == 2 ** 5
+    assert set(data["outcomes"]) == {"consistent", "stuck", "reserved-not-approved",
+                                     "double-reserved"}
+    for row in data["rows"]:
+        for cell in row["cells"].values():
+            assert cell["outcome"] in data["outcomes"]
+            assert cell["reproduce"]["config"]["outbox"] == "durable"
+    # A cell's command line plays its case: the same outcome from the report.
+    row = next(r for r in data["rows"] if r["failures"] == ["request-lost", "reply-lost"])
+    cell = row["cells"]["at-least-once"]
+    assert cell["outcome"] == "double-reserved"
+    command = cell["reproduce"]["cli"].split()
+    assert command[:3] == ["python", "-m", "engine"]
+    [order] = report(*command[3:])["orders"]
+    assert (order["divergence"], order["times_reserved"]) == ("double-reserved",
+                                                              cell["times_reserved"])
+
+
+def test_a_retrying_run_exports_and_replays_event_for_event(tmp_path):
+    path = tmp_path / "run.json"
+    args = ("--trace", "--semantics", "exactly-once", "--outbox", "durable",
+            "--orders", "30", "--loss", "reply=0.3", "--loss", "sender-crash=0.1",
+            "--seed", "5")
+    first = cli(*args, "--export", str(path))
+    assert first.returncode == 0, first.stderr
+    config = json.loads(path.read_text())["config"]
+    assert (config["semantics"], config["outbox"], config["max_attempts"]) == (
+        "exactly-once", "durable", 5)
+    again = cli("--trace", "--replay", str(path))
+    assert again.returncode == 0 and again.stdout == first.stdout
+    refused = cli("--replay", str(path), "--semantics", "at-most-once")
+    assert refused.returncode == 2 and "--semantics" in refused.stderr
