@@ -50,6 +50,8 @@ import re  # noqa: E402
 
 from engine import __version__  # noqa: E402
 from server import create_app, serve  # noqa: E402
+from server.i18n import CatalogueError  # noqa: E402
+from server.lessons import LessonError  # noqa: E402
 from server.session import Limits  # noqa: E402
 from server.transport import QuietWebSocketLeftovers  # noqa: E402
 
@@ -179,6 +181,24 @@ def _url(host: str, port: int) -> str:
     return f"http://{shown}:{port}/"
 
 
+def _create_app(args: argparse.Namespace):
+    """The app for these flags. The lessons' folder may be another (env AMO_LESSONS)."""
+    return create_app({
+        "AMO_ASYNC_MODE": args.async_mode,
+        "AMO_ALLOW_ORIGINS": tuple(args.allow_origin),
+        "AMO_BIND": (args.host, args.port),
+        "AMO_ALLOW_HOSTS": tuple(args.allow_host),
+        "AMO_SESSION_RATE": args.session_rate,
+        "AMO_GRACE": args.grace,
+        "AMO_MAX_SESSIONS": args.max_sessions,
+        "AMO_WINDOW": args.window,
+        "AMO_FRAME_EVENTS": args.frame_events,
+        "AMO_RATE": args.rate,
+        "AMO_BURST": 2 * args.rate,
+        "AMO_LESSONS": os.environ.get("AMO_LESSONS") or None,
+    })
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.async_mode == "eventlet":
@@ -193,19 +213,12 @@ def main(argv: list[str] | None = None) -> int:
         import flask.cli
 
         flask.cli.show_server_banner = lambda *a, **k: None
-    app = create_app({
-        "AMO_ASYNC_MODE": args.async_mode,
-        "AMO_ALLOW_ORIGINS": tuple(args.allow_origin),
-        "AMO_BIND": (args.host, args.port),
-        "AMO_ALLOW_HOSTS": tuple(args.allow_host),
-        "AMO_SESSION_RATE": args.session_rate,
-        "AMO_GRACE": args.grace,
-        "AMO_MAX_SESSIONS": args.max_sessions,
-        "AMO_WINDOW": args.window,
-        "AMO_FRAME_EVENTS": args.frame_events,
-        "AMO_RATE": args.rate,
-        "AMO_BURST": 2 * args.rate,
-    })
+    try:
+        app = _create_app(args)
+    except (CatalogueError, LessonError) as error:
+        # A malformed catalogue or lesson file: one line naming it, no traceback.
+        print(f"python app.py: error: {error}", file=sys.stderr, flush=True)
+        return 2
     print(f"at-most-once visualizer {__version__}: open {_url(args.host, args.port)} "
           f"({args.async_mode} mode; Ctrl+C stops)", flush=True)
     try:

@@ -22,11 +22,12 @@ from werkzeug.exceptions import HTTPException
 from engine import ConfigError
 from engine.sweep import check_sweep, iter_loss_sweep, sweep_header
 
-from . import compress, transport
+from . import compress, rooms, transport
 from .guard import Guard, HostCheck
 from .handlers import register_ack, socketio
 from .hub import Hub
 from .i18n import NAMES, Catalogues
+from .lessons import load_lessons
 from .session import Limits
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +53,10 @@ DEFAULTS = {
     "AMO_SHED_AFTER": 10.0,  # seconds an event waits so before its connection is closed
     "AMO_PACER": True,  # start the frame loop (in-process tests tick by hand)
     "AMO_CLOCK": time.monotonic,
+    "AMO_MESSAGE_QUEUE": None,  # redis://... : rooms span the processes sharing it (rooms.py)
+    "AMO_ROOM_IDLE": 3 * 3600.0,  # seconds a room lasts without a presenter command
+    "AMO_CODE_RATE": 10.0,  # room code attempts per minute per address (bursts of as many)
+    "AMO_LESSONS": None,  # the lessons' folder (server/lessons.py); None: static/lessons
 }
 
 
@@ -135,6 +140,7 @@ def create_app(config: dict | None = None) -> Flask:
         max_http_buffer_size=MAX_HTTP_BUFFER,
         async_handlers=False,  # one connection's events are handled in order, inline
         serializer=transport.SafePacket,
+        message_queue=app.config["AMO_MESSAGE_QUEUE"],
     )
     eio = socketio.server.eio
     transport.WebSocketGuard().install(eio)
@@ -149,11 +155,21 @@ def create_app(config: dict | None = None) -> Flask:
     hub.install()
     app.extensions["amo_hub"] = hub
     register_ack(hub)
+    rooms.install(app, hub)  # presenters and followers (issue 13)
 
     compress.install(app)
 
     catalogues = Catalogues(ROOT / "static" / "i18n")
     app.extensions["amo_catalogues"] = catalogues
+    # The lessons, checked at start-up (a malformed file stops it, named); their words join
+    # the catalogues, their structure is GET /api/lessons.
+    lessons_dir = app.config["AMO_LESSONS"]
+    lessons, lesson_words = load_lessons(
+        Path(lessons_dir) if lessons_dir else ROOT / "static" / "lessons", catalogues.langs,
+        label=str(lessons_dir) if lessons_dir else "static/lessons")
+    for lang, words in lesson_words.items():
+        catalogues.add(lang, words)
+    app.extensions["amo_lessons"] = lessons
 
     @app.get("/")
     def index():
@@ -180,6 +196,11 @@ def create_app(config: dict | None = None) -> Flask:
             return (f"400 bad request: {error}\n", 400,
                     {"Content-Type": "text/plain; charset=utf-8"})
         return jsonify(sweeps.get(args))
+
+    @app.get("/api/lessons")
+    def lessons_api():
+        """The lessons' structure (their words are in the page's catalogue): docs/lessons.md."""
+        return jsonify({"lessons": lessons})
 
     @app.errorhandler(HTTPException)
     def plain_error(error: HTTPException):

@@ -41,6 +41,8 @@ IN_HISTORY = ("history is shown (not the present): live returns to the present; 
 # its last command when it would go on longer (then Play goes on from there).
 IMPORT_EVENTS_PAST_LOG = 100_000
 IMPORT_MAX_STEPS = 1_000_000  # scheduler steps an imported log may ask for (its last step)
+# play with ``until``: how many events ahead a copy of the run looks for the event.
+UNTIL_LOOKAHEAD = 100_000
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,8 @@ class Session:
         # the page then says "Custom run" instead of the scenario's caption. Sticky until
         # the next run, since what it changed may already have happened.
         self.custom = False
+        self._clear_until()
+        self.collected = self.sim.seq  # the last event the engine has handed back
         self.vt = self.sim.now  # virtual time the run has reached
         self.wall = now  # wall time at which it reached vt
         self.outbox: list[dict] = []  # events made, not yet sent
@@ -174,6 +178,8 @@ class Session:
             # advance left over): the snapshot already shows them.
             events = [e for e in events if e["seq"] > self.floor]
         self.outbox.extend(events)
+        if events:
+            self.collected = events[-1]["seq"]
         return len(events)
 
     def _budget(self) -> int:
@@ -198,12 +204,23 @@ class Session:
         target = self.vt + (now - self.wall) * self.speed
         self.wall = now
         budget = self._budget() if can_send else 0
+        left = None
+        if self.until_seq is not None:
+            left = self.until_seq - self.collected
+            if left <= 0:
+                self._until_reached()
+                return
         if budget <= 0:
             self.vt = self.sim.now
             self._set_held_back(True)
             return
+        if left is not None and left < budget:
+            budget = left
         made = self._run_until(target, budget)
         self.history.note(self.sim)
+        if self.until_seq is not None and self.collected >= self.until_seq:
+            self._until_reached()
+            return
         capped = made >= budget and self.sim.now < target
         self.vt = self.sim.now if capped else target
         self._set_held_back(capped)
@@ -213,6 +230,55 @@ class Session:
             self.playing = False
             self.ended_by_itself = True
             self.clock_due = True
+
+    # ------------------------------------------------------------------ play until
+    def _clear_until(self) -> None:
+        self.until: dict | None = None  # play's until: the event the run pauses at
+        self.until_seq: int | None = None  # the seq the run pauses at (None: not found)
+
+    def _until_reached(self) -> None:
+        """The run has made every event up to the until's seq: it pauses there, exactly."""
+        self.playing = False
+        self.ended_by_itself = False
+        self.held_back = False
+        self.clock_due = True
+        self.vt = self.sim.now
+        self._clear_until()
+
+    def _until_bound(self) -> int | None:
+        """The seq at which play's ``until`` pauses the run, found by running a copy of it
+        ahead (the engine is deterministic, the script included): after ``until.stop``
+        "after", the last event of the scheduler step that makes the first matching event;
+        "before", the last event before that step. None: no such event within
+        UNTIL_LOOKAHEAD events (the run plays on as usual)."""
+        until = self.until
+        sim = self.sim
+        copy = Simulation.restore(sim.config, sim.checkpoint(), sim.command_log)
+        script, pos = self.script, self.script_pos
+        kind, order, leg = until["type"], until["order"], until["leg"]
+        start = copy.seq
+        while copy.seq - start < UNTIL_LOOKAHEAD:
+            at = script[pos][0] if pos < len(script) else None
+            upcoming = copy.next_time()
+            before = copy.seq
+            if at is not None and (upcoming is None or upcoming > at):
+                copy.advance(at)  # nothing is due before it: moves the clock only
+                events = copy.apply(script[pos][1])
+                pos += 1
+            elif upcoming is None:
+                return None
+            else:
+                events = copy.step_raw()
+            for e in events:
+                if e["type"] == kind and (order is None or e.get("order") == order) and (
+                        leg is None or e.get("leg") == leg):
+                    return before if until["stop"] == "before" else copy.seq
+        return None
+
+    def _until_answer(self) -> dict | None:
+        if self.until is None:
+            return None
+        return {**self.until, "seq": self.until_seq}
 
     @property
     def over(self) -> bool:
@@ -349,9 +415,19 @@ class Session:
             self.playing = True
             self.ended_by_itself = False
             self.clock_due = True
-            return {"playing": True, "t": self.sim.now}, []
+            self._clear_until()
+            answer = {"playing": True, "t": self.sim.now}
+            if cmd.get("until") is not None:
+                self.until = cmd["until"]
+                self.until_seq = self._until_bound()
+                answer["until"] = self._until_answer()
+                if self.until_seq is not None and self.collected >= self.until_seq:
+                    self._until_reached()  # "before" an event the next step makes
+                    answer["playing"] = False
+            return answer, []
         if name == "pause":
             self._advance(now)
+            self._clear_until()
             self.playing = False
             self.ended_by_itself = False
             self.held_back = False
@@ -365,6 +441,7 @@ class Session:
         self._check_backlog()
         if name == "step":
             self._advance(now)
+            self._clear_until()
             self.playing = False
             self.held_back = False
             self.clock_due = True
@@ -380,6 +457,8 @@ class Session:
         self._advance(now)
         self._collect(self.sim.apply(cmd))
         self.history.note(self.sim)
+        if self.until is not None:  # the command changed what comes: look again
+            self.until_seq = self._until_bound()
         entry = self.sim.command_log[-1]
         logged = {"t": entry["t"], "step": entry["step"]}
         if self.ended_by_itself and not self.over:
@@ -400,6 +479,7 @@ class Session:
     def _pause(self, now: float) -> None:
         """Bring the run up to ``now`` and stop it (as ``pause`` does)."""
         self._advance(now)
+        self._clear_until()
         self.playing = False
         self.ended_by_itself = False
         self.held_back = False

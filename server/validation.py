@@ -203,9 +203,61 @@ def validate_command(payload: object) -> dict:
             if key not in ("cmd", "speed"):
                 raise CommandError(str(key)[:40], payload[key], "fields of speed: speed")
         return {"cmd": "speed", "speed": _speed(payload.get("speed"))}
+    if name == "play":
+        return _play(payload)
     if name in TIME_COMMANDS:
         return TIME_COMMANDS[name](payload)
-    return _no_fields(name, payload)  # play, pause, step, reset, live, step-back
+    return _no_fields(name, payload)  # pause, step, reset, live, step-back
+
+
+# -- play until an event (issue 11, lessons) ------------------------------------------------
+
+# The engine's event types (docs/events.md) a play may stop at.
+UNTIL_TYPES = (
+    "order-created", "message-sent", "message-delivered", "message-lost", "message-forgotten",
+    "processing-started", "credit-reserved", "credit-refused", "receiver-crashed",
+    "receiver-restarted", "credit-limit-changed", "sample-recorded", "order-state-changed",
+    "sender-timeout", "reply-ignored", "call-started", "call-queued", "failure-point-changed",
+    "order-consistent", "order-diverged", "invariant-broken", "invariant-restored",
+    # the retrying semantics and the sender crash (docs/semantics.md)
+    "retry-scheduled", "duplicate-delivered", "duplicate-suppressed", "sender-crashed",
+    "sender-restarted",
+)
+UNTIL_FIELDS = ("type", "order", "leg", "stop")
+UNTIL_STOPS = ("after", "before")
+UNTIL_ALLOWED = ('an object {"type": EVENT TYPE, "order"?: integer, "leg"?: request|reply, '
+                 '"stop"?: after|before}')
+
+
+def validate_until(until: object, field: str = "until") -> dict:
+    """Where a play stops by itself: the first event of a type (of an order, on a leg), right
+    after the scheduler step that makes it or right before it."""
+    if not isinstance(until, dict):
+        raise CommandError(field, until, UNTIL_ALLOWED)
+    for key in until:
+        if key not in UNTIL_FIELDS:
+            raise CommandError(f"{field}.{str(key)[:40]}", until[key],
+                               f"fields of {field}: " + ", ".join(UNTIL_FIELDS))
+    kind = until.get("type")
+    if kind not in UNTIL_TYPES:
+        raise CommandError(f"{field}.type", kind, "an event type: " + ", ".join(UNTIL_TYPES))
+    order = until.get("order")
+    if order is not None:
+        order = check_int(f"{field}.order", order, 1, MAX_SEQ, CommandError)
+    leg = until.get("leg")
+    if leg is not None and leg not in ("request", "reply"):
+        raise CommandError(f"{field}.leg", leg, "request or reply")
+    stop = until.get("stop", "after")
+    if stop not in UNTIL_STOPS:
+        raise CommandError(f"{field}.stop", stop, "after (pause right after the event) or "
+                                                  "before (pause right before it)")
+    return {"type": kind, "order": order, "leg": leg, "stop": stop}
+
+
+def _play(command: dict) -> dict:
+    _fields("play", command, ("until",))
+    until = command.get("until")
+    return {"cmd": "play", "until": None if until is None else validate_until(until)}
 
 
 # -- Time (issue 10) ----------------------------------------------------------------------
