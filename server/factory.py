@@ -56,6 +56,9 @@ DEFAULTS = {
     "AMO_MESSAGE_QUEUE": None,  # redis://... : rooms span the processes sharing it (rooms.py)
     "AMO_ROOM_IDLE": 3 * 3600.0,  # seconds a room lasts without a presenter command
     "AMO_CODE_RATE": 10.0,  # room code attempts per minute per address (bursts of as many)
+    "AMO_MESSAGE_QUEUE": None,  # redis://... : rooms span the processes sharing it (rooms.py)
+    "AMO_ROOM_IDLE": 3 * 3600.0,  # seconds a room lasts without a presenter command
+    "AMO_CODE_RATE": 10.0,  # room code attempts per minute per address (bursts of as many)
     "AMO_LESSONS": None,  # the lessons' folder (server/lessons.py); None: static/lessons
 }
 
@@ -155,6 +158,7 @@ def create_app(config: dict | None = None) -> Flask:
     hub.install()
     app.extensions["amo_hub"] = hub
     register_ack(hub)
+    rooms.install(app, hub)  # presenters and followers (issue 13)
     rooms.install(app, hub)  # presenters and followers (issue 13)
 
     compress.install(app)

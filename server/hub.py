@@ -20,7 +20,7 @@ from engine.errors import CommandError, EngineError, brief
 from . import transport
 from .ratelimit import TokenBucket
 from .session import Limits, SessionStore
-from .validation import describe, validate_ack, validate_command, validate_event, validate_join
+from .validation import describe, validate_ack, validate_command, validate_join
 
 log = logging.getLogger("amo")
 
@@ -92,6 +92,12 @@ class Hub:
             "command": self.on_command,
             "ack": self.on_ack,
         }
+        # Rooms (server/rooms.py): every message a session is sent is also handed to
+        # ``mirror(token, event, message)`` (the lock is held); ``gone`` hear of closed
+        # connections; ``health_extra`` add to /healthz.
+        self.mirror: Callable[[str, str, dict], None] | None = None
+        self.gone: list[Callable[[Connection], None]] = []
+        self.health_extra: list[Callable[[], dict]] = []
         self.frames = 0
         self.next_expiry = 0.0
         self.stopped = False
@@ -167,6 +173,8 @@ class Hub:
         if found is not None:
             with self.lock:
                 self.store.leave(found, self.clock())
+            for hook in self.gone:
+                hook(found)
 
     # ------------------------------------------------------------ inbound events
     def handle(self, event: object, sid: str, args: tuple):
@@ -186,7 +194,7 @@ class Hub:
                                    "a Socket.IO event: a JSON array [name, payload object]")
             if event == transport.RESERVED:  # "*", "connect", "disconnect" sent as events
                 event, args = (args[0] if args else None), ()
-            name = validate_event(event)
+            name = self._event_name(event)
             if len(args) > 1:
                 raise CommandError("payload", f"{len(args)} arguments",
                                    "one payload object per event")
@@ -204,6 +212,12 @@ class Hub:
                 self.sio.emit("error", {"error": answer["error"]}, to=sid)
             return None
         return answer
+
+    def _event_name(self, event: object) -> str:
+        """A known inbound event: one of the dispatch table's (rooms add theirs)."""
+        if isinstance(event, str) and event in self.dispatch:
+            return event
+        raise CommandError("event", event, "one of " + ", ".join(self.dispatch))
 
     def _enter(self, sid: str, room: str) -> None:
         self.sio.server.enter_room(sid, room, namespace="/")
@@ -230,6 +244,8 @@ class Hub:
             for event, message in joined.messages:
                 self._stamp(event, message)
                 self.sio.emit(event, message, to=sid)
+                if event == "snapshot" and self.mirror is not None:
+                    self.mirror(token, event, message)  # a snapshot restarts the stream
         return {**joined.answer, "presets": describe_presets(), "limits": self.limits()}
 
     def _joined(self, connection: Connection):
@@ -246,6 +262,8 @@ class Hub:
             result, messages = session.command(command, now)
             for event, message in messages:
                 self.sio.emit(event, message, to=room_of(session.token))
+                if self.mirror is not None:
+                    self.mirror(session.token, event, message)
         return result
 
     def on_ack(self, connection: Connection, payload: object, now: float) -> dict:
@@ -272,6 +290,8 @@ class Hub:
             for token, event, message in self.store.tick(now, self.can_send):
                 self._stamp(event, message)
                 self.sio.emit(event, message, to=room_of(token))
+                if self.mirror is not None:
+                    self.mirror(token, event, message)
             if now >= self.next_expiry:
                 self.store.expire(now)
                 self.next_expiry = now + 1.0
@@ -301,4 +321,5 @@ class Hub:
             stats = self.store.stats()
         return {"version": __version__, "async_mode": self.sio.async_mode, **stats,
                 "evicted": self.store.evicted, "connections": len(self.connections),
-                "frames": self.frames, "shed": self.shed}
+                "frames": self.frames, "shed": self.shed,
+                **{k: v for extra in self.health_extra for k, v in extra().items()}}

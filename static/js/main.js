@@ -18,6 +18,7 @@ import { startLoop } from "./loop.js";
 import { Notice } from "./notice.js";
 import { Panels } from "./panels.js";
 import { Presentation } from "./present.js";
+import { Room, roomConnection } from "./room.js";
 import { Share } from "./share.js";
 import { Stage } from "./stage.js";
 import { Timeline } from "./timeline.js";
@@ -32,7 +33,7 @@ const view = new ViewState();
 const stats = { frames: 0, batches: 0, events: 0, snapshots: 0 };
 const announcer = new Announcer($("#status"));
 const notice = new Notice($("#notice"), $("#notice-text"), $("#notice-close"));
-const conn = new Connection();
+const conn = roomConnection(Connection); // follows a room at /room/<token> (room.js)
 const commands = new Commands({ conn, store, announcer, view });
 const send = commands.send;
 
@@ -116,3 +117,5 @@ startLoop({
 
 // For tests and the browser benchmark: handles to read (tests also call failureControls.build).
 window.amo = { store, view, clock, conn, stage, diagram, costChart, stats, panels, log, failureControls, presentation, timeline, share };
+// Rooms: Start a room, Join a room, following (issue 13); window.amo.room.publish / onState.
+window.amo.room = new Room({ conn, notice, announcer, share, header: $("header.bar") });

@@ -1,0 +1,217 @@
+"""Where rooms live (issue 13, docs/rooms.md): in this process (the default, nothing to run
+besides app.py) or in Redis (``--message-queue redis://...``), where every server process
+of a deployment finds them.
+
+A room is a record of plain JSON fields (``meta``: the code, the control token's hash, the
+presenter's run as far as a follower needs it: run number, config, seq, t, pacing, the
+view, the poll, the page's room state), the presenter's command log of the current run
+(``log``: from it and the config any process rebuilds the run, the engine being
+deterministic), the answers to the open poll and the number of followers per process.
+Two implementations with the same methods; the Redis one writes each change as one
+transaction, so a reader never sees a log that does not match the seq beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+
+class MemoryRoomStore:
+    """Rooms of one process (no other process can see them)."""
+
+    shared = False
+
+    def __init__(self) -> None:
+        self.rooms: dict[str, dict] = {}
+        self.codes: dict[str, str] = {}
+        self.logs: dict[str, tuple[int, list]] = {}
+        self.answers: dict[tuple[str, int], dict[str, int]] = {}
+        self.counts: dict[str, dict[str, tuple[int, float]]] = {}
+
+    def create(self, token: str, code: str, meta: dict) -> bool:
+        if code in self.codes:
+            return False
+        self.codes[code] = token
+        self.rooms[token] = dict(meta)
+        return True
+
+    def resolve(self, code: str) -> str | None:
+        return self.codes.get(code)
+
+    def meta(self, token: str) -> dict | None:
+        found = self.rooms.get(token)
+        return dict(found) if found is not None else None
+
+    def update(self, token: str, fields: dict, log: tuple[int, list, bool] | None = None
+               ) -> None:
+        """Set ``fields``; ``log``: (run, entries, replace) replaces the log or appends."""
+        room = self.rooms.get(token)
+        if room is None:
+            return
+        room.update(fields)
+        if log is not None:
+            run, entries, replace = log
+            if replace or token not in self.logs:
+                self.logs[token] = (run, list(entries))
+            else:
+                self.logs[token][1].extend(entries)
+
+    def read(self, token: str) -> tuple[dict, list] | None:
+        """The room's meta and its command log, as one consistent picture."""
+        room = self.meta(token)
+        if room is None:
+            return None
+        return room, list(self.logs.get(token, (0, []))[1])
+
+    def end(self, token: str) -> None:
+        room = self.rooms.pop(token, None)
+        if room is not None:
+            self.codes.pop(room.get("code"), None)
+        self.logs.pop(token, None)
+        self.counts.pop(token, None)
+        for key in [k for k in self.answers if k[0] == token]:
+            del self.answers[key]
+
+    def answer(self, token: str, poll: int, who: str, choice: int) -> None:
+        self.answers.setdefault((token, poll), {})[who] = choice
+
+    def tally(self, token: str, poll: int, choices: int) -> list[int]:
+        counts = [0] * choices
+        for choice in self.answers.get((token, poll), {}).values():
+            if 0 <= choice < choices:
+                counts[choice] += 1
+        return counts
+
+    def set_followers(self, token: str, host: str, n: int) -> None:
+        self.counts.setdefault(token, {})[host] = (n, time.time())
+
+    def followers(self, token: str, fresh: float = 10.0) -> int:
+        now = time.time()
+        return sum(n for n, at in self.counts.get(token, {}).values() if now - at <= fresh)
+
+    def touch(self, token: str, ttl: float) -> None:
+        pass
+
+    def ping(self) -> bool:
+        return True
+
+
+class RedisRoomStore(MemoryRoomStore):
+    """Rooms in Redis, shared by every process that uses the same server (and ``prefix``).
+    Keys expire ``ttl`` seconds after the presenter's process last touched them, so a
+    deployment that dies leaves nothing behind for long."""
+
+    shared = True
+
+    def __init__(self, url: str, prefix: str = "amo:", ttl: float = 3 * 3600.0) -> None:
+        import redis  # only when a message queue is configured
+
+        self.r = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0,
+                                      health_check_interval=10)
+        self.prefix = prefix
+        self.ttl = int(ttl)
+
+    def _k(self, kind: str, token: str) -> str:
+        return f"{self.prefix}{kind}:{token}"
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.r.ping())
+        except Exception:
+            return False
+
+    def create(self, token: str, code: str, meta: dict) -> bool:
+        if not self.r.set(self._k("code", code), token, nx=True, ex=self.ttl):
+            return False
+        pipe = self.r.pipeline(transaction=True)
+        pipe.hset(self._k("room", token), mapping={k: json.dumps(v) for k, v in meta.items()})
+        pipe.expire(self._k("room", token), self.ttl)
+        pipe.execute()
+        return True
+
+    def resolve(self, code: str) -> str | None:
+        found = self.r.get(self._k("code", code))
+        return found.decode() if found is not None else None
+
+    def meta(self, token: str) -> dict | None:
+        found = self.r.hgetall(self._k("room", token))
+        if not found:
+            return None
+        return {k.decode(): json.loads(v) for k, v in found.items()}
+
+    def update(self, token: str, fields: dict, log: tuple[int, list, bool] | None = None
+               ) -> None:
+        pipe = self.r.pipeline(transaction=True)
+        key = self._k("room", token)
+        if fields:
+            pipe.hset(key, mapping={k: json.dumps(v) for k, v in fields.items()})
+        if log is not None:
+            run, entries, replace = log
+            log_key = self._k("log", token)
+            if replace:
+                pipe.delete(log_key)
+            if entries:
+                pipe.rpush(log_key, *(json.dumps(e, separators=(",", ":")) for e in entries))
+            pipe.expire(log_key, self.ttl)
+        pipe.execute()
+
+    def read(self, token: str) -> tuple[dict, list] | None:
+        pipe = self.r.pipeline(transaction=True)
+        pipe.hgetall(self._k("room", token))
+        pipe.lrange(self._k("log", token), 0, -1)
+        meta, log = pipe.execute()
+        if not meta:
+            return None
+        return ({k.decode(): json.loads(v) for k, v in meta.items()},
+                [json.loads(e) for e in log])
+
+    def end(self, token: str) -> None:
+        meta = self.meta(token)
+        keys = [self._k("room", token), self._k("log", token), self._k("count", token)]
+        if meta is not None:
+            keys.append(self._k("code", meta.get("code", "")))
+            poll = meta.get("poll") or {}
+            if poll.get("id"):
+                keys.append(self._k("poll", f"{token}:{poll['id']}"))
+        self.r.delete(*keys)
+
+    def answer(self, token: str, poll: int, who: str, choice: int) -> None:
+        key = self._k("poll", f"{token}:{poll}")
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hset(key, who, choice)
+        pipe.expire(key, self.ttl)
+        pipe.execute()
+
+    def tally(self, token: str, poll: int, choices: int) -> list[int]:
+        counts = [0] * choices
+        for value in self.r.hvals(self._k("poll", f"{token}:{poll}")):
+            choice = int(value)
+            if 0 <= choice < choices:
+                counts[choice] += 1
+        return counts
+
+    def set_followers(self, token: str, host: str, n: int) -> None:
+        key = self._k("count", token)
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hset(key, host, f"{n}:{time.time():.3f}")
+        pipe.expire(key, self.ttl)
+        pipe.execute()
+
+    def followers(self, token: str, fresh: float = 10.0) -> int:
+        now = time.time()
+        total = 0
+        for value in self.r.hvals(self._k("count", token)):
+            n, at = value.decode().split(":")
+            if now - float(at) <= fresh:
+                total += int(n)
+        return total
+
+    def touch(self, token: str, ttl: float) -> None:
+        meta = self.r.hget(self._k("room", token), "code")
+        pipe = self.r.pipeline(transaction=False)
+        for key in (self._k("room", token), self._k("log", token), self._k("count", token)):
+            pipe.expire(key, int(ttl))
+        if meta is not None:
+            pipe.expire(self._k("code", json.loads(meta)), int(ttl))
+        pipe.execute()
