@@ -8,9 +8,11 @@ receiver down for ``restart_after`` and forgets the work in its memory), a sende
 timeout after which the order stays ``new`` and late replies are ignored, and the same
 per-order bookkeeping (order state, credit reserved, what the sender saw, the judgement).
 
-The SimPy model draws from the same three seeded streams in the same order as the engine,
-so with the same seed both should agree order for order; a run with a different seed
-checks that the agreement is statistical, not an accident of shared random numbers.
+The SimPy model draws its arrivals from the same seeded stream as the engine and every
+latency and failure from the same keyed draws (``engine.simulation.keyed_draws``: per
+order and attempt), so with the same seed both should agree order for order; a run with
+a different seed checks that the agreement is statistical, not an accident of shared
+random numbers.
 
 Every measurement runs in a fresh subprocess. Peak memory is the process's peak resident
 set size, read at its exit from ``VmHWM`` in ``/proc/self/status`` (Linux; elsewhere
@@ -90,6 +92,9 @@ def cli_flags(orders: int, seed: int = SEED) -> list[str]:
     return flags
 
 
+INV32 = 1.0 / 4294967296.0  # a keyed draw (0..2^32-1) to [0, 1)
+
+
 # --------------------------------------------------------------------------- SimPy model
 class SimpyFlow:
     """The engine's order flow written the usual SimPy way.
@@ -125,10 +130,11 @@ class SimpyFlow:
         self.restart_after = cfg.restart_after
         self.amount = cfg.amount
         self.credit_limit = cfg.credit_limit
-        # Same seeded streams as the engine, so a failure decision never shifts arrivals.
+        # The engine's arrival stream and its keyed draws: the same fates, order for order.
+        from engine.simulation import keyed_draws
+
         self.rng_arrival = random.Random(f"{cfg.seed}/arrival")
-        self.rng_net = random.Random(f"{cfg.seed}/network")
-        self.rng_fail = random.Random(f"{cfg.seed}/failure")
+        self.draws = keyed_draws(cfg.seed)
         self.p_request_lost = cfg.failures["request-lost"].probability
         self.p_crash_before = cfg.failures["crash-before-processing"].probability
         self.p_crash_after = cfg.failures["crash-after-processing"].probability
@@ -204,7 +210,8 @@ class SimpyFlow:
             self.doom(order)
 
     def conversation(self, order: int, reply):
-        arrived = yield from self.travel(self.request_latency, self.p_request_lost)
+        draws = self.draws(order, 1)
+        arrived = yield from self.travel(self.request_latency, self.p_request_lost, draws, 0)
         if not arrived:
             self.doom(order)
             return
@@ -213,7 +220,7 @@ class SimpyFlow:
             self.doom(order)
             return
         self.messages_delivered += 1
-        if self.fires(self.p_crash_before):
+        if self.fires(self.p_crash_before, draws[2]):
             self.messages_forgotten += 1
             self.crash()
             self.doom(order)
@@ -226,11 +233,11 @@ class SimpyFlow:
             return  # the receiver crashed meanwhile: crash() forgot this work
         del self.in_memory[me]
         answer = self.react(order)
-        if self.fires(self.p_crash_after):
+        if self.fires(self.p_crash_after, draws[3]):
             self.crash()
             self.doom(order)
             return
-        arrived = yield from self.travel(self.reply_latency, self.p_reply_lost)
+        arrived = yield from self.travel(self.reply_latency, self.p_reply_lost, draws, 4)
         if not arrived:
             self.doom(order)
             return
@@ -240,13 +247,14 @@ class SimpyFlow:
             return
         reply.succeed(answer)
 
-    def travel(self, latency: tuple[float, float], loss: float):
-        """One message over one leg; returns whether it arrived. A loss strikes mid-leg."""
+    def travel(self, latency: tuple[float, float], loss: float, draws: tuple, at: int):
+        """One message over one leg; returns whether it arrived. A loss strikes mid-leg.
+        ``draws[at]``, ``draws[at + 1]``: its latency and loss; ``draws[7]``: where."""
         low, high = latency
-        delay = low + (high - low) * self.rng_net.random() if high > low else low
+        delay = low + (high - low) * draws[at] * INV32 if high > low else low
         self.messages_sent += 1
-        if self.fires(loss):
-            yield self.env.timeout(delay * (0.25 + 0.5 * self.rng_fail.random()))
+        if self.fires(loss, draws[at + 1]):
+            yield self.env.timeout(delay * (0.25 + 0.5 * draws[7] * INV32))
             self.messages_lost += 1
             return False
         yield self.env.timeout(delay)
@@ -281,9 +289,11 @@ class SimpyFlow:
         self.in_memory.clear()
         self.env.process(self.restart())
 
-    def fires(self, p: float) -> bool:
-        """Does a failure point with probability ``p`` strike this message?"""
-        return p > 0.0 and self.rng_fail.random() < p
+    @staticmethod
+    def fires(p: float, draw: int) -> bool:
+        """Does a failure point with probability ``p`` strike this message (its keyed
+        draw ``draw``, 0..2^32-1)?"""
+        return draw < p * 4294967296.0
 
     # ---- judgement, as the engine keeps it
     def doom(self, order: int) -> None:

@@ -70,22 +70,22 @@ _MODE_CODES = {name: code for code, name in enumerate(_MODE_NAMES)}
 # already (events made), or bound to the object (the handlers).
 _NOT_CHECKPOINTED = frozenset({"config", "command_log", "_out", "_handlers", "_hasher"})
 
-# Keyed draws: 16 uniform 32-bit values per (order, attempt), from BLAKE2b keyed with the
-# seed (docs/semantics.md, "Keyed random streams"). Where each value is used:
+# Keyed draws: 8 uniform 32-bit values per (order, attempt), the BLAKE2s digest of
+# (order, attempt) keyed with the seed (docs/semantics.md, "Keyed random streams"). Where
+# each value is used (a message's latency and loss at LATENCY and LATENCY + 1):
 D_REQUEST_LATENCY = 0
 D_REQUEST_LOST = 1
-D_REQUEST_AT = 2  # where on the request leg a loss strikes
-D_CRASH_BEFORE = 3
-D_CRASH_AFTER = 4
-D_REPLY_LATENCY = 5
-D_REPLY_LOST = 6
-D_REPLY_AT = 7
-D_SENDER_CRASH = 8
+D_CRASH_BEFORE = 2
+D_CRASH_AFTER = 3
+D_REPLY_LATENCY = 4
+D_REPLY_LOST = 5
+D_SENDER_CRASH = 6
+D_WHERE_LOST = 7  # where on its leg a lost message breaks (request or reply: never both)
 _KEY = struct.Struct("<qI").pack
-_UNPACK = struct.Struct("<16I").unpack
+_UNPACK = struct.Struct("<8I").unpack
 _INV32 = 1.0 / 4294967296.0
 _TWO32 = 4294967296.0
-_PERSON = b"amo-draws/1"
+_PERSON = b"amo-d1"
 
 # When a queued order's call started (sync mode): not yet.
 _NOT_STARTED = float("inf")
@@ -95,8 +95,22 @@ _REPLY_KINDS = (N.CREDIT_RESERVED, N.INSUFFICIENT_CREDIT)
 
 
 def _seeded_hasher(seed: int):
-    """BLAKE2b keyed with the seed: copied and fed (order, attempt) for each draw set."""
-    return hashlib.blake2b(digest_size=64, key=seed.to_bytes(8, "little"), person=_PERSON)
+    """BLAKE2s keyed with the seed: copied and fed (order, attempt) for each draw set."""
+    return hashlib.blake2s(digest_size=32, key=seed.to_bytes(8, "little"), person=_PERSON)
+
+
+def keyed_draws(seed: int):
+    """``draws(key, attempt)``: the 8 keyed uniform values (integers 0..2^32-1) of an
+    order's attempt (key = order id) or of a metric sample (key = -its number, attempt 0),
+    exactly as the simulation draws them; ``D_*`` name where each is used. For models that
+    must meet the same fates (bench/)."""
+    hasher = _seeded_hasher(seed)
+
+    def draws(key: int, attempt: int) -> tuple:
+        h = hasher.copy()
+        h.update(_KEY(key, attempt))
+        return _UNPACK(h.digest())
+    return draws
 
 
 class Simulation:
@@ -134,7 +148,8 @@ class Simulation:
         self._mode = [_MODE_CODES[cfg.failures[p].mode] for p in N.FAILURE_POINTS]
         self._prob = [cfg.failures[p].probability for p in N.FAILURE_POINTS]
         # Whether a failure point can strike at all: skips the check on the hot path.
-        self._armed = [m != 0 or p > 0.0 for m, p in zip(self._mode, self._prob, strict=True)]
+        # A message's keyed draw (0..2^32-1) below a point's threshold: the point strikes.
+        self._thr = [p * _TWO32 for p in self._prob]
 
         # Delivery semantics (docs/semantics.md).
         self._retrying = cfg.semantics != N.AT_MOST_ONCE
@@ -460,7 +475,9 @@ class Simulation:
         now = self.now
         msg = self.next_msg
         self.next_msg = msg + 1
-        draws = _UNPACK(self._hasher_for(order, attempt))
+        h = self._hasher.copy()  # the keyed draws of this attempt (_hasher_for, inlined)
+        h.update(_KEY(order, attempt))
+        draws = _UNPACK(h.digest())
         self._send(msg, order, N.REQUEST, N.ORDER_CREATED, _P_REQUEST_LOST, self._req_lat,
                    _REQUEST_ARRIVES, _REQUEST_LOST, 0, draws, D_REQUEST_LATENCY, attempt)
         self._tie += 1
@@ -470,13 +487,13 @@ class Simulation:
             self._last_sent[order - self._base] = now
             if attempt > 1:
                 self.retries += 1
-        if self._armed[_P_SENDER_CRASH] and self._fires(_P_SENDER_CRASH,
-                                                         draws[D_SENDER_CRASH]):
+        if ((self._mode[_P_SENDER_CRASH] and self._switched(_P_SENDER_CRASH))
+                or draws[D_SENDER_CRASH] < self._thr[_P_SENDER_CRASH]):
             self._sender_crash(order, msg, attempt)
         return msg
 
     def _hasher_for(self, key: int, attempt: int) -> bytes:
-        """The 64 bytes of keyed draws of (order or -sample, attempt)."""
+        """The 32 bytes of keyed draws of (order or -sample, attempt)."""
         h = self._hasher.copy()
         h.update(_KEY(key, attempt))
         return h.digest()
@@ -537,7 +554,7 @@ class Simulation:
             self._mode[index] = _MODE_CODES[mode]
         if probability is not None:
             self._prob[index] = probability
-        self._armed[index] = self._mode[index] != 0 or self._prob[index] > 0.0
+        self._thr[index] = self._prob[index] * _TWO32
         self._emit_state("failure-point-changed", point=point,
                          mode=_MODE_NAMES[self._mode[index]],
                          probability=self._prob[index], why=why)
@@ -573,25 +590,23 @@ class Simulation:
             event.update(fields)
             self._out.append(event)
 
-    def _fires(self, point: int, draw: int) -> bool:
-        """Does failure point ``point`` strike this message? ``draw`` is the message's keyed
-        uniform value for this point (0..2^32-1). Consumes a 'next' switch."""
-        mode = self._mode[point]
-        if mode == 2:
-            return True
-        if mode == 1:
+    # Does failure point P strike this message? On the hot paths, inlined as
+    #     (self._mode[P] and self._switched(P)) or draw < self._thr[P]
+    # where ``draw`` is the message's keyed value for P: a switch (on, next) strikes
+    # whatever the draw; off, the probability decides.
+    def _switched(self, point: int) -> bool:
+        """A switched point strikes; a 'next' switch is used up by it."""
+        if self._mode[point] == 1:
             self._mode[point] = 0
-            self._armed[point] = self._prob[point] > 0.0
             self._emit_state("failure-point-changed", point=N.FAILURE_POINTS[point],
                              mode="off", probability=self._prob[point], why="used")
-            return True
-        return draw < self._prob[point] * _TWO32
+        return True
 
     def _send(self, msg: int, order: int, leg: str, kind: str, loss_point: int,
               latency: tuple[float, float], arrive_action: int, lost_action: int,
               extra: int, draws: tuple, at: int, attempt: int) -> None:
-        """Put a message on a leg. ``draws[at]``, ``draws[at + 1]``, ``draws[at + 2]`` are
-        its keyed latency, loss and where-lost values."""
+        """Put a message on a leg. ``draws[at]`` and ``draws[at + 1]`` are its keyed latency
+        and loss values, ``draws[D_WHERE_LOST]`` where it breaks if lost."""
         now = self.now
         low, high = latency
         arrives = now + (low + (high - low) * draws[at] * _INV32 if high > low else low)
@@ -608,9 +623,10 @@ class Simulation:
             self._out.append(event)
             self._wire[msg] = wire
         self._tie += 1
-        if self._armed[loss_point] and self._fires(loss_point, draws[at + 1]):
+        if ((self._mode[loss_point] and self._switched(loss_point))
+                or draws[at + 1] < self._thr[loss_point]):
             # Lost somewhere along the leg: the browser breaks the token at that point.
-            fraction = 0.25 + 0.5 * draws[at + 2] * _INV32
+            fraction = 0.25 + 0.5 * draws[D_WHERE_LOST] * _INV32
             heappush(self._heap, (now + (arrives - now) * fraction, self._tie, lost_action,
                                   msg, order * 4 + extra, draws, attempt))
         else:
@@ -693,8 +709,8 @@ class Simulation:
                 self._doom(order, seq)
             return
         self._deliver(msg, order, N.REQUEST, N.ORDER_CREATED, attempt)
-        if self._armed[_P_CRASH_BEFORE] and self._fires(_P_CRASH_BEFORE,
-                                                         draws[D_CRASH_BEFORE]):
+        if ((self._mode[_P_CRASH_BEFORE] and self._switched(_P_CRASH_BEFORE))
+                or draws[D_CRASH_BEFORE] < self._thr[_P_CRASH_BEFORE]):
             seq = self._crash(N.CRASH_BEFORE, msg, order, N.ORDER_CREATED, attempt)
             if not self._retrying:
                 self._doom(order, seq)
@@ -709,31 +725,22 @@ class Simulation:
         heappush(self._heap, (done, self._tie, _PROCESSED, msg, order * 4, draws, attempt))
 
     def _on_processed(self, entry: tuple) -> None:
-        msg, order, draws, attempt = entry[3], entry[4] >> 2, entry[5], entry[6]
+        msg = entry[3]
         if self._processing.pop(msg, None) is None:
             return  # forgotten by a crash while it was being processed
-        i = order - self._base
-        record = self._record[i] if self._retrying else 0
-        if record and self._dedup:
-            # Exactly-once: the idempotency record says this order was done; answer with the
-            # original reply and change nothing.
-            reply = record - 1
-            self.duplicates_suppressed += 1
-            self._emit_state(N.DUPLICATE_SUPPRESSED, msg=msg, order=order, attempt=attempt,
-                             reply=_REPLY_KINDS[reply],
-                             times_reserved=self._reserved[i] // self._amount[i])
-        else:
-            if record:
-                # At-least-once: the receiver is not idempotent and reacts again.
-                self.duplicates_delivered += 1
-                self._emit_state(N.DUPLICATE_DELIVERED, msg=msg, order=order,
-                                 attempt=attempt,
-                                 times_reserved=self._reserved[i] // self._amount[i])
-            reply = self._react(msg, order, attempt)
-            if self._retrying and not record:
+        order, draws, attempt = entry[4] >> 2, entry[5], entry[6]
+        if self._retrying:
+            i = order - self._base
+            if self._record[i]:
+                reply = self._duplicate(msg, order, attempt)
+            else:
+                reply = self._react(msg, order, attempt)
                 # The idempotency record, written with the state change (both durable).
                 self._record[i] = reply + 1
-        if self._armed[_P_CRASH_AFTER] and self._fires(_P_CRASH_AFTER, draws[D_CRASH_AFTER]):
+        else:
+            reply = self._react(msg, order, attempt)
+        if ((self._mode[_P_CRASH_AFTER] and self._switched(_P_CRASH_AFTER))
+                or draws[D_CRASH_AFTER] < self._thr[_P_CRASH_AFTER]):
             seq = self._crash(N.CRASH_AFTER, msg, order, N.ORDER_CREATED, attempt)
             if not self._retrying:
                 self._doom(order, seq)
@@ -743,6 +750,23 @@ class Simulation:
         self._send(reply_msg, order, N.REPLY, _REPLY_KINDS[reply], _P_REPLY_LOST,
                    self._rep_lat, _REPLY_ARRIVES, _REPLY_LOST, reply, draws, D_REPLY_LATENCY,
                    attempt)
+
+    def _duplicate(self, msg: int, order: int, attempt: int) -> int:
+        """OrderCreated again for an order the receiver already reacted to (its record says
+        so): exactly-once answers from the record and changes nothing; at-least-once, not
+        idempotent, reacts again."""
+        i = order - self._base
+        times = self._reserved[i] // self._amount[i]
+        if self._dedup:
+            reply = self._record[i] - 1
+            self.duplicates_suppressed += 1
+            self._emit_state(N.DUPLICATE_SUPPRESSED, msg=msg, order=order, attempt=attempt,
+                             reply=_REPLY_KINDS[reply], times_reserved=times)
+            return reply
+        self.duplicates_delivered += 1
+        self._emit_state(N.DUPLICATE_DELIVERED, msg=msg, order=order, attempt=attempt,
+                         times_reserved=times)
+        return self._react(msg, order, attempt)
 
     def _react(self, msg: int, order: int, attempt: int) -> int:
         """The receiver's reaction to OrderCreated: reserve the amount if the available
@@ -1047,14 +1071,15 @@ class Simulation:
             self._lose(msg, 0, N.REQUEST, N.METRIC_SAMPLE, N.RECEIVER_DOWN, None, 1.0)
             return
         self._deliver(msg, 0, N.REQUEST, N.METRIC_SAMPLE)
-        if self._armed[_P_CRASH_BEFORE] and self._fires(_P_CRASH_BEFORE,
-                                                         draws[D_CRASH_BEFORE]):
+        if ((self._mode[_P_CRASH_BEFORE] and self._switched(_P_CRASH_BEFORE))
+                or draws[D_CRASH_BEFORE] < self._thr[_P_CRASH_BEFORE]):
             self._crash(N.CRASH_BEFORE, msg, 0, N.METRIC_SAMPLE)
             return
         self.seen_count += 1
         self.seen_sum += round(value * 1000)
         self._emit_state("sample-recorded", msg=msg, value=value, **self.metrics())
-        if self._armed[_P_CRASH_AFTER] and self._fires(_P_CRASH_AFTER, draws[D_CRASH_AFTER]):
+        if ((self._mode[_P_CRASH_AFTER] and self._switched(_P_CRASH_AFTER))
+                or draws[D_CRASH_AFTER] < self._thr[_P_CRASH_AFTER]):
             self._crash(N.CRASH_AFTER, msg, 0, N.METRIC_SAMPLE)
 
     def metrics(self) -> dict:

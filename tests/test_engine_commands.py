@@ -77,7 +77,9 @@ def test_set_credit_limit_applies_to_later_orders():
     assert events == [{"seq": 1, "t": 0.0, "type": "credit-limit-changed",
                        "credit_limit": 150, "reserved": 0, "available": 150}]
     sim.apply({"cmd": "create-order"})
-    sim.advance(0.1)
+    # 0.5 s apart: more than the spread of the request leg's latency (0.8 to 1.2 s), so
+    # the first order reaches the Customer service first whatever the draws.
+    sim.advance(0.5)
     sim.apply({"cmd": "create-order"})
     sim.run()
     assert [o["order_state"] for o in sim.iter_orders()] == ["approved", "cancelled"]

@@ -190,7 +190,7 @@ def test_next_mode_strikes_exactly_one_message_then_switches_off():
     assert events[-1]["type"] == "failure-point-changed"
     assert (events[-1]["mode"], events[-1]["why"]) == ("next", "command")
     for i in range(3):
-        sim.advance(i * 0.2)
+        events += sim.advance(i * 0.2)
         events += sim.apply({"cmd": "create-order"})
     run_to_rest(sim, events)
     used = [e for e in events if e["type"] == "failure-point-changed" and e["why"] == "used"]
