@@ -3,6 +3,7 @@
 // announcements are spaced so a screen reader is not flooded. The line always speaks of
 // the newest thing: a sentence said directly drops the event sentences still waiting, and
 // while the connection is away its sentence holds the line until it is resolved.
+import { t, tn } from "./i18n.js";
 import { describe, fmtInt } from "./words.js";
 
 const MIN_GAP_MS = 1200;
@@ -86,10 +87,10 @@ export class Announcer {
       else if (e.type === "order-diverged") n.diverged++;
     }
     const parts = [];
-    if (n.delivered) parts.push(`${fmtInt(n.delivered)} delivered`);
-    if (n.lost) parts.push(`${fmtInt(n.lost)} lost`);
-    if (n.diverged) parts.push(`${fmtInt(n.diverged)} ${n.diverged === 1 ? "order" : "orders"} diverged`);
+    if (n.delivered) parts.push(t("burst.delivered", { n: fmtInt(n.delivered) }));
+    if (n.lost) parts.push(t("burst.lost", { n: fmtInt(n.lost) }));
+    if (n.diverged) parts.push(tn("burst.diverged", n.diverged));
     const others = list.length - 1;
-    this.say(parts.length ? `${sentence} (${parts.join(", ")} just now)` : `${sentence} (and ${others} more)`);
+    this.say(parts.length ? t("burst.just-now", { sentence, parts: parts.join(", ") }) : t("burst.more", { sentence, n: fmtInt(others) }));
   }
 }

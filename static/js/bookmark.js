@@ -8,17 +8,18 @@
 // a notice), never a command; a number out of range is clamped to the nearest allowed
 // value, and said too.
 
+import { t } from "./i18n.js";
 import { decodeLog } from "./share.js";
 
-const BASIC = ["scenario", "seed", "speed", "play", "log", "t"];
+// `lang` is the server's (it picks the page's language, server/i18n.py): known, not read here.
+const BASIC = ["scenario", "seed", "speed", "play", "log", "t", "lang"];
 // The failure points as the server names them (its join answer's limits.failure_points
 // wins; this list is only for a server that does not send one).
 const FAILURE_POINTS = ["request-lost", "crash-before-processing", "crash-after-processing", "reply-lost"];
 const YES = new Set(["1", "true", "yes", "on"]);
 const NO = new Set(["0", "false", "no", "off"]);
 const MODES = new Set(["off", "next", "on"]);
-const FAILURE_ALLOWED = "off, next (the next message only), on (every message), or a probability: "
-  + "a number from 0 to 1 (0.3) or a percentage from 0% to 100% (30%)";
+const FAILURE_ALLOWED = t("bookmark.failure-allowed");
 
 function shown(value) {
   const v = String(value);
@@ -72,17 +73,17 @@ export function readBookmark(search, presets, limits = {}) {
     out.problems.push({ param, got: shown(got), allowed, unknown: false, used: String(used) });
   for (const key of new Set(params.keys())) {
     out.any = true;
-    if (!known.includes(key)) problem(key, params.get(key), `no such parameter (they are ${known.join(", ")})`, true);
+    if (!known.includes(key)) problem(key, params.get(key), t("bookmark.no-such", { known: known.join(", ") }), true);
   }
   if (params.has("scenario")) {
     const name = params.get("scenario");
     if (presets.some((p) => p.name === name)) out.scenario = name;
-    else problem("scenario", name, `allowed: one of ${presets.map((p) => p.name).join(", ")}`);
+    else problem("scenario", name, t("bookmark.allowed-scenario", { names: presets.map((p) => p.name).join(", ") }));
   }
   if (params.has("seed")) {
     const raw = params.get("seed").trim();
     const max = Math.min(Number(limits.max_seed) || Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
-    const allowed = `allowed: a whole number from 0 to ${max}`;
+    const allowed = t("bookmark.allowed-seed", { max });
     if (/^[+-]?\d+$/.test(raw)) {
       const n = Number(raw);
       const used = clamp(n, 0, max) || 0; // || 0: no -0
@@ -97,7 +98,7 @@ export function readBookmark(search, presets, limits = {}) {
     const raw = params.get("speed").trim();
     const lo = Number(limits.speed_min);
     const hi = Number(limits.speed_max);
-    const allowed = `allowed: a number from ${lo} to ${hi} (a multiple of real time, e.g. 2)`;
+    const allowed = t("bookmark.allowed-speed", { lo, hi });
     const m = /^(.*?)\s*[x×]?$/i.exec(raw);
     const n = NUMBER.test(m[1]) ? Number(m[1]) : NaN;
     if (Number.isNaN(n) || !Number.isFinite(lo) || !Number.isFinite(hi)) problem("speed", raw, allowed);
@@ -112,50 +113,50 @@ export function readBookmark(search, presets, limits = {}) {
       out.play = true;
       out.playRaw = shown(raw);
     } else if (NO.has(raw)) out.play = false;
-    else problem("play", raw, "allowed: 1, yes, true or on to start playing; 0, no, false or off to open paused");
+    else problem("play", raw, t("bookmark.allowed-play"));
   }
   if (params.has("log")) {
     const d = decodeLog(params.get("log").trim());
-    if (d.error) problem("log", params.get("log"), `a command log as written by Copy link (${d.error})`);
-    else if (out.scenario === undefined) problem("log", params.get("log"), "allowed only with a scenario=");
+    if (d.error) problem("log", params.get("log"), t("bookmark.allowed-log", { error: d.error }));
+    else if (out.scenario === undefined) problem("log", params.get("log"), t("bookmark.log-needs-scenario"));
     else out.log = d.log;
   }
   if (params.has("t")) {
     const raw = params.get("t").trim();
     if (NUMBER.test(raw) && Number(raw) >= 0 && out.log) out.at = Number(raw);
-    else problem("t", raw, "allowed: a virtual time from 0 up, with a log=");
+    else problem("t", raw, t("bookmark.allowed-t"));
   }
   for (const point of points) {
     if (!params.has(point)) continue;
     const raw = params.get(point).trim();
     const f = readFailure(raw);
     if (!f) {
-      problem(point, raw, `allowed: ${FAILURE_ALLOWED}`);
+      problem(point, raw, t("bookmark.allowed", { allowed: FAILURE_ALLOWED }));
       continue;
     }
     out.failures[point] = f.setting;
-    if (f.clamped) clamped(point, raw, `allowed: ${FAILURE_ALLOWED}`, percent(f.setting.probability));
+    if (f.clamped) clamped(point, raw, t("bookmark.allowed", { allowed: FAILURE_ALLOWED }), percent(f.setting.probability));
   }
   return out;
 }
 
 /** The status line's words when the link started the run playing. */
 export function playingText(raw = "1") {
-  return `Playing: this link starts the run (play=${raw}). Space pauses.`;
+  return t("bookmark.playing", { raw });
 }
 
 /** One problem as a sentence for the notice (and, with `prefix`, the status line). */
 export function problemText(p, prefix = false) {
-  const head = `${prefix ? "URL parameter " : ""}${p.param}=${p.got}: `;
-  if (p.used !== undefined) return `${head}out of range; ${p.allowed}; ${p.used} is used.`;
-  return `${head}${p.allowed}; ${p.unknown ? "ignored" : "the default is used"}.`;
+  const head = t(prefix ? "bookmark.head-prefixed" : "bookmark.head", { param: p.param, got: p.got });
+  if (p.used !== undefined) return t("bookmark.out-of-range", { head, allowed: p.allowed, used: p.used });
+  return t(p.unknown ? "bookmark.ignored" : "bookmark.default-used", { head, allowed: p.allowed });
 }
 
 /** The status line's words for a list of problems: one in full, several by name. */
 export function problemsSummary(problems) {
   if (problems.length === 1) return problemText(problems[0], true);
   const names = problems.map((p) => p.param).join(", ");
-  return `${problems.length} URL parameters not used as given (${names}): see the notice above.`;
+  return t("bookmark.summary", { n: problems.length, names });
 }
 
 export const APPLIED_KEY = "amo.bookmark";
@@ -227,9 +228,7 @@ export class Bookmark {
       }
     }
     if (first && b.problems.length) {
-      const head = b.problems.length === 1
-        ? "This link has a parameter the page cannot use as given:"
-        : "This link has parameters the page cannot use as given:";
+      const head = b.problems.length === 1 ? t("bookmark.notice-one") : t("bookmark.notice-many");
       this.notice.show(head, b.problems.map((p) => problemText(p)));
       said.push(problemsSummary(b.problems));
     }

@@ -3,6 +3,7 @@
 // "Could not …"), or no answer in time (indefinite: it may or may not have been applied,
 // so the page re-syncs from a snapshot of the session and says when it has).
 import { describeError } from "./connection.js";
+import { t } from "./i18n.js";
 import { noAnswer, refused } from "./words.js";
 
 export class Commands {
@@ -31,7 +32,7 @@ export class Commands {
       }
     } else if (answer.indefinite) {
       this.unanswered = noAnswer(cmd);
-      this.announcer.say(`${this.unanswered}. Re-syncing with the server…`);
+      this.announcer.say(t("cmd.resyncing", { what: this.unanswered }));
       this.conn.resync();
     } else if (!quiet) {
       this.announcer.say(refused(cmd, describeError(answer.error)));
@@ -42,7 +43,7 @@ export class Commands {
   /** A snapshot is drawn: if it ends a re-sync, say so; returns whether it did. */
   snapshotDrawn() {
     if (!this.unanswered) return false;
-    this.announcer.say(`${this.unanswered}. The view now shows the run as the server has it.`);
+    this.announcer.say(t("cmd.resynced", { what: this.unanswered }));
     this.unanswered = null;
     return true;
   }

@@ -2,6 +2,7 @@
 // snapshots and seq-numbered event batches, acknowledge them, send commands, re-sync.
 // Knows nothing about the simulation: it hands payloads to the callbacks it is given.
 import { io } from "/static/vendor/socket.io/socket.io.esm.min.js";
+import { lang, t } from "./i18n.js";
 
 const STORE_KEY = "amo.session";
 const COMMAND_TIMEOUT_MS = 5000;
@@ -71,12 +72,12 @@ export class Connection {
       if (err) {
         // No answer: the join may or may not have reached the server. Joining again is
         // safe (a session the first join made, if any, waits out its grace and goes).
-        this.h.onError("Joining: no answer yet: it may or may not have reached the server; trying again");
+        this.h.onError(t("error.join-no-answer"));
         if (this.socket.connected) setTimeout(() => this.socket.connected && !this.joining && this.join(), 1000);
         return;
       }
       if (!answer || !answer.ok) {
-        this.h.onError("Could not join: " + describeError(answer && answer.error));
+        this.h.onError(t("error.join-refused", { error: describeError(answer && answer.error) }));
         return;
       }
       if (answer.session !== this.session) {
@@ -161,18 +162,26 @@ export class Connection {
   command(cmd, fields = {}) {
     return new Promise((resolve) => {
       if (!this.socket.connected) {
-        resolve({ ok: false, error: { message: "not connected to the server" } });
+        resolve({ ok: false, error: { code: "not-connected", message: t("error.not-connected") } });
         return;
       }
       this.socket.timeout(this.commandTimeoutMs).emit("command", { cmd, ...fields }, (err, answer) => {
-        if (err) resolve({ ok: false, indefinite: true, error: { message: "no answer" } });
-        else resolve(answer || { ok: false, error: { message: "empty answer" } });
+        if (err) resolve({ ok: false, indefinite: true, error: { code: "no-answer", message: t("error.no-answer") } });
+        else resolve(answer || { ok: false, error: { code: "empty-answer", message: t("error.empty-answer") } });
       });
     });
   }
 }
 
+/** An error in words. The server's errors carry {field, value, allowed, message}: in
+ * English its message is shown as it is; in another language the sentence around them is
+ * the catalogue's (what is allowed stays in the server's words, English). */
 export function describeError(error) {
-  if (!error) return "unknown error";
+  if (!error) return t("error.unknown");
+  if (error.field === "server" && !error.allowed) return t("error.server");
+  if (lang !== "en" && typeof error.field === "string" && typeof error.allowed === "string") {
+    const value = typeof error.value === "string" ? JSON.stringify(error.value) : String(error.value);
+    return t("error.field", { field: error.field, value, allowed: error.allowed });
+  }
   return error.message || JSON.stringify(error);
 }

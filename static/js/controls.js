@@ -2,15 +2,25 @@
 // in keys.js), the scenario and seed pickers and the speed slider; and
 // what they show: the pressed button, the speed, the scenario's explanation, why Send
 // order is off. The speed slider's range comes from the server's limits.
+import { has, lang, t } from "./i18n.js";
 import { customRun, fmtT, NOTHING_LEFT } from "./words.js";
 
 const CUSTOM = "custom-run"; // the scenario list's entry for a run changed by hand
 
-const SEND_OFF_WHY = "“Send order” is off here: this scenario streams metric samples, it has no orders.";
+const SEND_OFF_WHY = t("controls.send-off-why");
 const SPEED_SEND_DELAY_MS = 80; // a drag sends one speed command, not one per pixel
 
+/** A scenario's title and caption in the page's language ("scenario.<name>.title" and
+ * ".explains" in the catalogue), else the server's words. */
+function presetTitle(p) {
+  return has(`scenario.${p.name}.title`) ? t(`scenario.${p.name}.title`) : p.title;
+}
+function presetExplains(p) {
+  return has(`scenario.${p.name}.explains`) ? t(`scenario.${p.name}.explains`) : p.explains;
+}
+
 function speedLabel(s) {
-  return `${s >= 10 ? Math.round(s) : Number(s.toPrecision(2))}×`;
+  return t("controls.speed-x", { x: (s >= 10 ? Math.round(s) : Number(s.toPrecision(2))).toLocaleString(lang) });
 }
 
 export class Controls {
@@ -54,7 +64,7 @@ export class Controls {
     els.seed.addEventListener("change", (ev) => {
       const seed = Number(ev.target.value);
       if (!Number.isInteger(seed) || seed < 0) {
-        announcer.say("The seed is a whole number from 0 up.");
+        announcer.say(t("controls.seed-bad"));
         return;
       }
       this.send("seed", { seed });
@@ -75,7 +85,7 @@ export class Controls {
     const sel = this.els.scenario;
     const current = sel.value;
     sel.textContent = "";
-    for (const p of list) sel.append(new Option(p.title, p.name));
+    for (const p of list) sel.append(new Option(presetTitle(p), p.name));
     if (current && current !== CUSTOM) sel.value = current;
   }
 
@@ -104,7 +114,7 @@ export class Controls {
     const p = this.presets.find((x) => x.name === scenario);
     let opt = sel.querySelector(`option[value="${CUSTOM}"]`);
     if (custom && p) {
-      const words = customRun(p.title, failures, Object.keys(failures));
+      const words = customRun(presetTitle(p), failures, Object.keys(failures));
       if (!opt) {
         opt = new Option("", CUSTOM);
         sel.prepend(opt);
@@ -116,7 +126,7 @@ export class Controls {
     } else {
       if (opt) opt.remove();
       if (scenario) sel.value = scenario;
-      this.setText(this.els.explains, p ? p.explains : "");
+      this.setText(this.els.explains, p ? presetExplains(p) : "");
       delete this.els.explains.dataset.custom;
     }
   }
@@ -140,7 +150,7 @@ export class Controls {
     } else {
       send.removeAttribute("aria-disabled");
       send.removeAttribute("aria-describedby");
-      send.title = "Send an order (N)";
+      send.title = t("controls.send-title");
     }
   }
 
@@ -182,7 +192,7 @@ export class Controls {
   // ------------------------------------------------------------------ actions
   sendOrder() {
     if (this.store.metricsRun()) {
-      this.announcer.say(`${SEND_OFF_WHY} Pick an order scenario to send orders.`);
+      this.announcer.say(t("controls.send-off-say", { why: SEND_OFF_WHY }));
       return Promise.resolve({ ok: false });
     }
     return this.send("create-order");
@@ -190,14 +200,14 @@ export class Controls {
 
   play() {
     return this.send("play").then((a) => {
-      if (a.ok) this.announcer.say(`Playing at ${speedLabel(this.speedShown)}: Space pauses.`);
+      if (a.ok) this.announcer.say(t("controls.playing", { speed: speedLabel(this.speedShown) }));
       return a;
     });
   }
 
   pause() {
     return this.send("pause").then((a) => {
-      if (a.ok) this.announcer.say(`Paused at t = ${fmtT(a.t !== undefined ? a.t : this.clock.display)}: Space plays, → steps.`);
+      if (a.ok) this.announcer.say(t("controls.paused", { t: fmtT(a.t !== undefined ? a.t : this.clock.display) }));
       return a;
     });
   }

@@ -5,6 +5,8 @@
 // the tab is first opened ("Computing…"), then kept; redrawn on resize.
 // window.amo.costChart.items() is what the last frame drew (tests read it, never pixels).
 
+import * as i18n from "./i18n.js";
+
 const SWEEP_URL = "/api/sweep?points=20&orders=10000&max_loss=0.3&seed=1";
 const INK = "#0f172a";
 const DIVERGED = "#b91c1c";
@@ -12,7 +14,7 @@ const ERROR = "#1d4ed8";
 const GRID = "#e2e8f0";
 const MUTED = "#475569";
 
-const pct = (x, digits = 1) => `${(x * 100).toFixed(digits)} %`;
+const pct = (x, digits = 1) => i18n.t("num.percent", { n: i18n.fmtFixed(x * 100, digits) });
 
 /** A round upper bound for an axis: 1, 2, 2.5 or 5 times a power of ten, at least `x`. */
 function niceMax(x) {
@@ -35,9 +37,10 @@ export function captionFor(points) {
   const near = points.reduce((a, b) => (Math.abs(b.loss - 0.05) < Math.abs(a.loss - 0.05) ? b : a));
   const last = points[points.length - 1];
   const errDigits = (e) => (e * 100 >= 0.1 ? 2 : 3);
-  return `At ${pct(near.loss)} loss on each leg, ${pct(near.diverged_share)} of orders end with the two services disagreeing; `
-    + `the metrics average moves ${pct(near.metrics_error, errDigits(near.metrics_error))}. `
-    + `At ${pct(last.loss)}, ${pct(last.diverged_share)} of orders disagree; the average moves ${pct(last.metrics_error, errDigits(last.metrics_error))}.`;
+  return i18n.t("cost.caption", {
+    loss: pct(near.loss), diverged: pct(near.diverged_share), error: pct(near.metrics_error, errDigits(near.metrics_error)),
+    last_loss: pct(last.loss), last_diverged: pct(last.diverged_share), last_error: pct(last.metrics_error, errDigits(last.metrics_error)),
+  });
 }
 
 export class CostChart {
@@ -66,7 +69,7 @@ export class CostChart {
     }
     this.started = true;
     const t0 = performance.now();
-    this.status.textContent = "Computing… (20 runs of 10,000 orders, and as many of 10,000 samples)";
+    this.status.textContent = i18n.t("cost.computing", { runs: i18n.fmtNum(20), n: i18n.fmtNum(10000) });
     this.plot.setAttribute("aria-busy", "true");
     this.pending = this.fetchJson(this.url).then((data) => {
       this.data = data;
@@ -77,7 +80,7 @@ export class CostChart {
       this.timing = { fetchMs: fetched - t0, totalMs: performance.now() - t0 };
     }, (err) => {
       this.started = false; // the next opening tries again
-      this.status.textContent = `Could not compute the cost of loss: ${err.message}`;
+      this.status.textContent = i18n.t("cost.failed", { message: err.message });
     }).finally(() => this.plot.removeAttribute("aria-busy"));
     return this.pending;
   }
@@ -114,8 +117,8 @@ export class CostChart {
 
     // The legend's rows first (a narrow chart wraps it): the plot starts below them.
     const legend = [
-      { label: "Orders diverged (left axis)", line: "solid", marker: "circle", color: DIVERGED },
-      { label: "Metrics average error (right axis)", line: "dashed", marker: "square", color: ERROR },
+      { label: i18n.t("cost.legend-diverged"), line: "solid", marker: "circle", color: DIVERGED },
+      { label: i18n.t("cost.legend-error"), line: "dashed", marker: "square", color: ERROR },
     ];
     const left = 50;
     const right = 66;
@@ -158,10 +161,10 @@ export class CostChart {
       ctx.stroke();
       ctx.textAlign = "right";
       ctx.fillStyle = DIVERGED;
-      ctx.fillText(`${Math.round(s * 100)} %`, x0 - 6, Y(s));
+      ctx.fillText(pct(s, 0), x0 - 6, Y(s));
       ctx.textAlign = "left";
       ctx.fillStyle = ERROR;
-      ctx.fillText(`${(s * errMax * 100).toFixed(errDigits)} %`, x1 + 6, Y(s));
+      ctx.fillText(pct(s * errMax, errDigits), x1 + 6, Y(s));
     }
     const xStep = maxLoss <= 0.3 ? 0.05 : maxLoss <= 0.6 ? 0.1 : 0.2;
     ctx.textAlign = "center";
@@ -173,7 +176,7 @@ export class CostChart {
       ctx.moveTo(X(v), y0);
       ctx.lineTo(X(v), y0 + 4);
       ctx.stroke();
-      ctx.fillText(`${Math.round(v * 100)} %`, X(v), y0 + 5);
+      ctx.fillText(pct(v, 0), X(v), y0 + 5);
     }
     ctx.lineWidth = 1.5;
     ctx.beginPath();
@@ -185,8 +188,8 @@ export class CostChart {
     ctx.fillStyle = INK;
     ctx.font = font(13, 700);
     if (!compact) {
-      const title = ["Loss probability on each network leg (request and reply)", "Loss probability on each leg", "Loss on each leg"]
-        .find((t) => ctx.measureText(t).width <= x1 - x0) || "Loss";
+      const title = [i18n.t("cost.axis-long"), i18n.t("cost.axis-mid"), i18n.t("cost.axis-short")]
+        .find((s) => ctx.measureText(s).width <= x1 - x0) || i18n.t("cost.axis-tiny");
       ctx.fillText(title, (x0 + x1) / 2, y0 + 20);
     }
 

@@ -14,6 +14,7 @@
 // events); what stays readable (losses, flags, the highlight) is still drawn one by one.
 // A canvas in logical units (root font size / 18, as the stage); the same drawing code
 // writes SVG for the export. Linked through the view state's highlight, both ways.
+import * as i18n from "./i18n.js";
 import { esc, fmtInt } from "./words.js";
 
 const LEGS = ["request", "reply"];
@@ -25,7 +26,11 @@ const FATES = ["in-flight", "delivered", "lost", "forgotten", "ignored", "lost-r
 const [M_NEW, M_APPROVED, M_CANCELLED, M_RESERVED, M_REFUSED, M_TIMEOUT, M_CRASH, M_RESTART, M_IGNORED] =
   [0, 1, 2, 3, 4, 5, 6, 7, 8];
 const MARKS = ["new", "approved", "cancelled", "credit-reserved", "credit-refused", "timeout", "crash", "restart", "reply-ignored"];
-const MARK_WORDS = ["new", "approved", "cancelled", "credit reserved", "refused", "no reply in time", "", "", "reply ignored"];
+const MARK_WORDS = [i18n.t("state.new"), i18n.t("state.approved"), i18n.t("state.cancelled"), i18n.t("diagram.credit-reserved"),
+  i18n.t("diagram.refused"), i18n.t("diagram.timeout"), "", "", i18n.t("diagram.reply-ignored")];
+// a message's fate in words (the SVG's tooltips), by FATES index
+const FATE_WORDS = [i18n.t("judgement.in-flight"), i18n.t("diagram.fate-delivered"), i18n.t("diagram.fate-lost"),
+  i18n.t("diagram.fate-forgotten"), i18n.t("diagram.fate-ignored"), i18n.t("diagram.fate-lost-down")];
 const ON_RECEIVER = [0, 0, 0, 1, 1, 0, 1, 1, 0];
 const MARK_OF = {
   "order-created": M_NEW, "credit-reserved": M_RESERVED, "credit-refused": M_REFUSED, "sender-timeout": M_TIMEOUT,
@@ -390,7 +395,7 @@ export class Diagram {
       const legend = document.getElementById("diagram-ghost");
       if (legend) {
         legend.hidden = !this.ghost;
-        if (this.ghost) legend.textContent = `fork of run ${this.ghost.run} at t = ${this.ghost.at.toFixed(2)} s: the original, in grey`;
+        if (this.ghost) legend.textContent = i18n.t("diagram.ghost", { run: this.ghost.run, t: `${i18n.fmtFixed(this.ghost.at, 2)} s` });
       }
       this.run = run;
       this.clear();
@@ -802,7 +807,7 @@ export class Diagram {
 
   markLabel(i) {
     const { type, order } = this.marks.c;
-    return type[i] === M_CRASH ? "⚡ crash" : type[i] === M_RESTART ? "↻ up" : `#${order[i]} ${MARK_WORDS[type[i]]}`;
+    return type[i] === M_CRASH ? `⚡ ${i18n.t("diagram.crash")}` : type[i] === M_RESTART ? `↻ ${i18n.t("diagram.up")}` : `#${order[i]} ${MARK_WORDS[type[i]]}`;
   }
 
   /** The original run's messages and flags after the fork's moment, kept to be ghosted. */
@@ -952,7 +957,7 @@ export class Diagram {
     path({ stroke: "#cbd5e1", cls: "grid" }, () => ticks.forEach((t) => p.seg(this.X(t), ySend - 6, this.X(t), yAxis)));
     path({ stroke: MUTED, cls: "axis" }, () => p.seg(x0, yAxis, x1, yAxis));
     const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
-    for (const t of ticks) label(`${t.toFixed(decimals)} s`, this.X(t), yAxis + 9, { align: "center", color: MUTED }, 6);
+    for (const t of ticks) label(`${i18n.fmtFixed(t, decimals)} s`, this.X(t), yAxis + 9, { align: "center", color: MUTED }, 6);
 
     p.clip(x0 - 8, 0, x1 - x0 + 16, h); // what is drawn against time stays in the plot
     // the receiver's downtimes: hatched bands on its lifeline (merged below half a unit)
@@ -970,11 +975,12 @@ export class Diagram {
     });
     path({ stroke: BLUE, width: 3, cls: "lifeline sender" }, () => p.seg(x0, ySend, x1, ySend));
     path({ stroke: GOOD, width: 3, cls: "lifeline receiver" }, () => p.seg(x0, yRecv, x1, yRecv));
-    const gutter = [["Order", ySend - 8, BLUE], ["service", ySend + 8, BLUE], ["Customer", yRecv - 8, GOOD], ["service", yRecv + 8, GOOD]]
+    const gutter = [[i18n.t("diagram.sender-1"), ySend - 8, BLUE], [i18n.t("diagram.sender-2"), ySend + 8, BLUE],
+      [i18n.t("diagram.receiver-1"), yRecv - 8, GOOD], [i18n.t("diagram.receiver-2"), yRecv + 8, GOOD]]
       .map(([s, y, color]) => [s, 6, y, { font: F_NAME, color }]);
     if (now >= t0 && now <= t1) {
       path({ stroke: INK, width: 1.5, dash: [3, 3], cls: "now" }, () => p.seg(this.X(now), 4, this.X(now), yAxis));
-      label("now", this.X(now), 8, { align: "center", font: F_BOLD }, 0);
+      label(i18n.t("timeline.now"), this.X(now), 8, { align: "center", font: F_BOLD }, 0);
     }
 
     // messages: the rows sent in [t0 - the longest, now]
@@ -1007,7 +1013,7 @@ export class Diagram {
         gutter.push(["✗ lost", 6, mid + 2, { font: F_BOLD, color: BAD }]);
       }
       model.density = { columns: cols, sent: req.reduce((a, b) => a + b, 0) + rep.reduce((a, b) => a + b, 0), lost: lostInView };
-      label(`${fmtInt(hi - lo)} messages as density · zoom in for arrows`, x0, 8, { color: MUTED, bg: "#ffffff" }, 0.2);
+      label(i18n.t("diagram.density", { n: fmtInt(hi - lo) }), x0, 8, { color: MUTED, bg: "#ffffff" }, 0.2);
     } else {
       // one arrow per message, one path per style
       const rows = [];
@@ -1018,7 +1024,7 @@ export class Diagram {
       for (const [kind, st] of [[0, { stroke: BLUE, item: "arrow request" }], [1, { stroke: GOOD, dash: [6, 4], item: "arrow reply" }],
         [2, { stroke: KIND_COLOR[2], dash: [6, 4], item: "arrow reply" }], [3, { stroke: MUTED, item: "arrow request" }]]) {
         path({ ...st, width: 1.75, cls: `arrows ${st.item.slice(6)}` }, () => rows.forEach((i, k) => {
-          if (mc.kind[i] === kind) p.seg(...geo[k], live ? undefined : `${this.arrowLabel(i)} (${FATES[fates[k]]})`);
+          if (mc.kind[i] === kind) p.seg(...geo[k], live ? undefined : `${this.arrowLabel(i)} (${FATE_WORDS[fates[k]]})`);
         }));
       }
       // ends: a head (arrived), a square (still on its leg)
@@ -1038,7 +1044,7 @@ export class Diagram {
         if (fates[k] === LOST || fates[k] === DOWN) lostRows.push(i);
         if (fates[k] === FORGOTTEN) p.text("⚡", geo[k][2] + 1, geo[k][3] - 10, { font: F_BOLD, color: BAD, align: "center" }); // forgotten in a crash
         if (rows.length <= MAX_LABELS && (rows.length <= 12 || Math.abs(geo[k][2] - geo[k][0]) >= 24)) {
-          label(this.arrowLabel(i) + (fates[k] === IGNORED ? " (ignored)" : ""), (geo[k][0] + geo[k][2]) / 2, (geo[k][1] + geo[k][3]) / 2,
+          label(this.arrowLabel(i) + (fates[k] === IGNORED ? ` (${i18n.t("diagram.fate-ignored")})` : ""), (geo[k][0] + geo[k][2]) / 2, (geo[k][1] + geo[k][3]) / 2,
             { align: "center", bg: ON_WHITE, color: KIND_COLOR[mc.kind[i]], font: F_BOLD }, 4);
         }
       });
@@ -1053,7 +1059,7 @@ export class Diagram {
         p.seg(x - 5, y + 5, x + 5, y - 5);
       }));
       if (lostRows.length <= 12) {
-        lostRows.forEach((i, k) => label(mc.fate[i] === DOWN ? "✗ lost: receiver down" : "✗ lost", ends[k][2] + 9, ends[k][3] + (mc.leg[i] ? -10 : 10),
+        lostRows.forEach((i, k) => label(mc.fate[i] === DOWN ? `✗ ${i18n.t("diagram.lost-down")}` : `✗ ${i18n.t("diagram.fate-lost")}`, ends[k][2] + 9, ends[k][3] + (mc.leg[i] ? -10 : 10),
           { color: BAD, font: F_BOLD, bg: ON_WHITE }, 2));
       }
       model.lostRows = lostRows;
@@ -1111,17 +1117,17 @@ export class Diagram {
       }));
       rows.forEach((i, k) => {
         keep("flags", i);
-        if (rows.length <= 30) label(`⚑ #${F.order[i]} parts here`, pts[k][0] + 14, pts[k][1] - 18, { color: "#ffffff", bg: BAD, font: F_BOLD }, 0.5);
+        if (rows.length <= 30) label(`⚑ ${i18n.t("log.parts-here", { order: F.order[i] })}`, pts[k][0] + 14, pts[k][1] - 18, { color: "#ffffff", bg: BAD, font: F_BOLD }, 0.5);
       });
       model.flagRows = rows;
     } else {
       const any = bins(7, F.t, this.flags.n); // the flags' own times, sorted, are their index
       path({ stroke: BAD, width: Math.max(0.8, colW), cls: "flags dense" }, () => any.forEach((n, b) => n && p.seg(x0 + (b + 0.5) * colW, mid - 4, x0 + (b + 0.5) * colW, mid + 4)));
-      label(`⚑ ${fmtInt(fHi - fLo)} orders parted in view`, x1, mid - 14, { align: "right", color: "#ffffff", bg: BAD, font: F_BOLD }, 0.5);
+      label(`⚑ ${i18n.t("diagram.parted-in-view", { n: fmtInt(fHi - fLo) })}`, x1, mid - 14, { align: "right", color: "#ffffff", bg: BAD, font: F_BOLD }, 0.5);
     }
     p.unclip();
     for (const g of gutter) p.text(...g);
-    if (!this.follow && now > t1) label("now is further on (End) →", x1, 8, { align: "right", color: MUTED, font: F_BOLD }, 0.1);
+    if (!this.follow && now > t1) label(i18n.t("diagram.now-further"), x1, 8, { align: "right", color: MUTED, font: F_BOLD }, 0.1);
     queue.sort((a, b) => a[0] - b[0]).forEach(place);
 
     // the highlight: always drawn one by one, on top
@@ -1165,12 +1171,14 @@ export class Diagram {
     }
     this.saidAt = performance.now();
     const F = this.flags.c;
-    const parted = m.flagRows.slice(0, 3).map((i) => `#${F.order[i]} at ${F.t[i].toFixed(2)} s`);
-    const text = [`From t = ${m.t0.toFixed(1)} s to ${m.t1.toFixed(1)} s${m.follow ? ", following now" : ""}.`,
-      m.aggregated ? `${fmtInt(m.density.sent)} messages sent, shown as density.` : `${fmtInt(m.arrows)} ${m.arrows === 1 ? "message" : "messages"}.`,
-      m.lost ? `${fmtInt(m.lost)} lost.` : "",
-      m.bands.length ? `The receiver was down ${m.bands.length === 1 ? "once" : `${m.bands.length} times`}.` : "",
-      m.flags ? `States parted: ${parted.join(", ")}${m.flags > parted.length ? ` and ${fmtInt(m.flags - parted.length)} more` : ""}.` : ""]
+    const sec = (x, d) => `${i18n.fmtFixed(x, d)} s`;
+    const parted = m.flagRows.slice(0, 3).map((i) => i18n.t("diagram.parted-at", { order: F.order[i], t: sec(F.t[i], 2) }));
+    const list = parted.join(", ");
+    const text = [i18n.t(m.follow ? "diagram.span-following" : "diagram.span", { from: sec(m.t0, 1), to: sec(m.t1, 1) }),
+      m.aggregated ? i18n.t("diagram.sent-density", { n: fmtInt(m.density.sent) }) : i18n.tn("diagram.messages", m.arrows),
+      m.lost ? i18n.t("diagram.lost-n", { n: fmtInt(m.lost) }) : "",
+      m.bands.length ? i18n.tn("diagram.down-times", m.bands.length) : "",
+      m.flags ? (m.flags > parted.length ? i18n.t("diagram.states-parted-more", { list, more: fmtInt(m.flags - parted.length) }) : i18n.t("diagram.states-parted", { list })) : ""]
       .filter(Boolean).join(" ");
     if (el.textContent !== text) el.textContent = text;
   }
@@ -1218,7 +1226,7 @@ export class Diagram {
     this.render(sp, false);
     const m = this.model;
     [this.model, this.nDrawn] = [model || m, nDrawn];
-    return sp.svg(this.w, this.h, `Space-time diagram, t = ${m.t0.toFixed(2)} s to ${m.t1.toFixed(2)} s`);
+    return sp.svg(this.w, this.h, i18n.t("diagram.svg-title", { from: `${i18n.fmtFixed(m.t0, 2)} s`, to: `${i18n.fmtFixed(m.t1, 2)} s` }));
   }
 
   download(type) {

@@ -7,8 +7,12 @@
 // the setting: ✔, next, or the chance). By keyboard: Enter on the checkbox or the button,
 // Up/Down on the slider, or the digit of the point (Shift+digit arms the next message).
 // Shows the run's settings (the store's `failures`) and sends `set-failure` when used.
-import { chipText, esc, failureWords, modeWords, sameSilence } from "./words.js";
+import { t } from "./i18n.js";
+import { chipText, esc, failureWords, fmtInt, modeWords, sameSilence } from "./words.js";
 
+
+/** A slider's percentage in words ("30%"). */
+const pctWords = (n) => t("failures.pct", { n: fmtInt(Number(n)) });
 
 /** The percentage a point's setting amounts to: every message is 100 %. */
 export function shownPercent(f) {
@@ -55,13 +59,13 @@ export class FailureControls {
       const row = document.createElement("div");
       row.className = "frow";
       row.dataset.point = point;
-      const kind = w.leg ? "loss" : "chance";
-      const sliderName = w.slider || `${w.label} probability`;
+      const kind = w.leg ? t("failures.loss") : t("failures.chance");
+      const sliderName = w.slider || t("failures.probability", { label: w.label });
       row.innerHTML = `<label class="fp" data-point="${p}"><input type="checkbox" data-point="${p}" aria-keyshortcuts="Enter"> <span class="fp-icon" aria-hidden="true">${esc(w.icon)}</span> ${esc(w.label)}</label>` +
-        `<button type="button" class="next-btn" data-point="${p}" aria-pressed="false" aria-label="${esc(w.label)}: next message only" title="Fail the next message only">next</button>` +
+        `<button type="button" class="next-btn" data-point="${p}" aria-pressed="false" aria-label="${esc(t("failures.next-label", { label: w.label }))}" title="${esc(t("failures.next-title"))}">${esc(t("failures.next"))}</button>` +
         `<label class="prob"><span>${kind}</span>
           <input type="range" min="0" max="100" step="1" value="0" data-point="${p}" aria-label="${esc(sliderName)}">
-          <output>0%</output></label>`;
+          <output>${esc(pctWords(0))}</output></label>`;
       this.panel.append(row);
       const box = row.querySelector('input[type="checkbox"]');
       box.addEventListener("change", () => {
@@ -104,8 +108,8 @@ export class FailureControls {
 
   wireSlider(point, input, output) {
     input.addEventListener("input", () => {
-      output.textContent = `${input.value}%`;
-      input.setAttribute("aria-valuetext", `${input.value}%`);
+      output.textContent = pctWords(input.value);
+      input.setAttribute("aria-valuetext", pctWords(input.value));
     });
     // A probability is "on with a probability": the switch goes off, the chance stays.
     input.addEventListener("change", () => {
@@ -137,7 +141,7 @@ export class FailureControls {
     const f = this.store.failures[point];
     const on = f && f.mode !== "off";
     this.set(point, { mode: on ? "off" : "on" });
-    this.announcer.say(`${failureWords(point).label} ${on ? "switched off" : "switched on for every message"}.`);
+    this.announcer.say(t(on ? "failures.switched-off" : "failures.switched-on", { label: failureWords(point).label }));
   }
 
   /** Arm a failure point for the next message only (again: disarm it). */
@@ -145,7 +149,7 @@ export class FailureControls {
     const f = this.store.failures[point];
     const armed = f && f.mode === "next";
     this.set(point, { mode: armed ? "off" : "next" });
-    this.announcer.say(`${failureWords(point).label} ${armed ? "disarmed" : "armed for the next message only"}.`);
+    this.announcer.say(t(armed ? "failures.disarmed" : "failures.armed", { label: failureWords(point).label }));
   }
 
   /** Show the run's settings on every control. */
@@ -159,12 +163,12 @@ export class FailureControls {
       if (!this.pending.has(point)) input.checked = f.mode === "on";
       label.dataset.mode = f.mode;
       label.closest(".frow").dataset.mode = f.mode === "off" && f.probability > 0 ? "random" : f.mode;
-      label.title = `${failureWords(point).label}: ${modeWords(f.mode, f.probability)}`;
+      label.title = t("failures.row-title", { label: failureWords(point).label, mode: modeWords(f.mode, f.probability) });
     }
     for (const { point, el } of this.nexts) {
       const armed = get(point).mode === "next";
       el.setAttribute("aria-pressed", String(armed));
-      el.textContent = armed ? "next ✔" : "next";
+      el.textContent = armed ? `${t("failures.next")} ✔` : t("failures.next");
     }
     for (const { point, input, output } of this.sliders) {
       // While the slider has focus the person owns it: a server echo of an older value
@@ -173,21 +177,21 @@ export class FailureControls {
       const f = get(point);
       const pct = shownPercent(f);
       input.value = String(pct);
-      const said = f.mode === "on" ? "100%, every message" : `${pct}%`;
+      const said = f.mode === "on" ? t("failures.every-message", { pct: pctWords(100) }) : pctWords(pct);
       input.setAttribute("aria-valuetext", said);
-      output.textContent = `${pct}%`;
+      output.textContent = pctWords(pct);
     }
     for (const { point, el } of this.chips) {
       const f = get(point);
       el.dataset.mode = f.mode;
       const base = chipText(point);
-      const extra = f.mode === "on" ? " ✔" : f.mode === "next" ? " (next)" : f.probability > 0 ? ` ${shownPercent(f)}%` : "";
+      const extra = f.mode === "on" ? " ✔" : f.mode === "next" ? ` ${t("failures.chip-next")}` : f.probability > 0 ? ` ${pctWords(shownPercent(f))}` : "";
       const text = `${base}${extra}`;
       if (el._text !== text) {
         el._text = text;
         el.querySelector(".chip-text").textContent = text;
       }
-      el.title = `${failureWords(point).label}: ${modeWords(f.mode, f.probability)}. Click to switch it on or off.`;
+      el.title = t("failures.chip-title", { label: failureWords(point).label, mode: modeWords(f.mode, f.probability) });
     }
   }
 }

@@ -4,6 +4,7 @@
 // depends on the server (presets, limits, failure points) and applies the bookmark. A
 // re-sync snapshot (after a command got no answer) is said as such, and so is a run the
 // server no longer had (restarted): a notice and the status line.
+import { t } from "./i18n.js";
 import { RUN_REPLACED } from "./words.js";
 
 const HISTORY_FOR_LOG = 2000; // events fetched to fill the log after a snapshot
@@ -40,8 +41,10 @@ export class Feed {
     this.log.render(true);
     // A re-sync after a command without an answer says so; a fresh view says how to start.
     if (!this.commands.snapshotDrawn() && !snap.playing) {
-      const orN = store.metricsRun() ? "" : ", or Send order (N)";
-      this.announcer.say(`${snap.t > 0 ? "Paused" : "Ready, paused at the start"}: press Play (Space) to run, Step (→) to go one event at a time${orN}.`);
+      const key = store.metricsRun()
+        ? (snap.t > 0 ? "feed.paused-metrics" : "feed.ready-metrics")
+        : (snap.t > 0 ? "feed.paused" : "feed.ready");
+      this.announcer.say(t(key));
     }
     this.snapshotSeen = true;
     this.markReady();
@@ -122,7 +125,7 @@ export class Feed {
   }
 
   onError(message) {
-    this.announcer.say(`Problem: ${message}`);
+    this.announcer.say(t("feed.problem", { message }));
   }
 
   // Usable: the first snapshot is drawn and the controls built from the join answer are live.

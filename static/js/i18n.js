@@ -39,6 +39,19 @@ export function fmtNum(n, digits) {
   return Number(n).toLocaleString(lang, opts);
 }
 
+const fixed = new Map(); // digits -> formatter (toLocaleString makes one per call)
+
+/** A number with exactly `digits` decimals and no grouping, as toFixed in the page's
+ * language (12.50 / 12,50): times and per cents. */
+export function fmtFixed(n, digits) {
+  let f = fixed.get(digits);
+  if (!f) {
+    f = new Intl.NumberFormat(lang, { minimumFractionDigits: digits, maximumFractionDigits: digits, useGrouping: false });
+    fixed.set(digits, f);
+  }
+  return f.format(n);
+}
+
 function fill(text, params) {
   return text.replace(/\{([a-z_][a-z0-9_]*)\}/g, (m, name) => (name in params ? String(params[name]) : m));
 }

@@ -1,11 +1,12 @@
 // The connection indicator in the top bar, and the status-line sentence said once when
 // the link drops and once when it is back.
+import { t } from "./i18n.js";
 
 const WORDS = {
-  connecting: "Connecting…",
-  connected: "Connected",
-  reconnecting: "Reconnecting…",
-  offline: "Offline",
+  connecting: t("conn.connecting"),
+  connected: t("conn.connected"),
+  reconnecting: t("conn.reconnecting"),
+  offline: t("conn.offline"),
 };
 
 export class ConnectionIndicator {
@@ -21,15 +22,15 @@ export class ConnectionIndicator {
     this.el.dataset.state = state;
     document.body.dataset.connection = state;
     this.text.textContent = state === "connected" && detail === "resumed"
-      ? "Connected (resumed)" : WORDS[state] || state;
+      ? t("conn.resumed") : WORDS[state] || state;
     if ((state === "reconnecting" || state === "offline") && !this.away) {
       this.away = true;
-      this.announcer.hold("Connection to the server lost: reconnecting…");
+      this.announcer.hold(t("conn.lost"));
     } else if (state === "connected" && this.away) {
       this.away = false;
       this.announcer.release(detail === "resumed"
-        ? "Reconnected: the view continues where it was."
-        : "Reconnected: the server no longer had this run (it was restarted), so the run started again at t = 0.");
+        ? t("conn.back-resumed")
+        : t("conn.back-new"));
     }
   }
 }

@@ -5,6 +5,7 @@
 // By keyboard, the log is a listbox of its entries: Up and Down move the focus from entry
 // to entry (Home and End: the oldest kept and the newest), Enter pins the focused entry as
 // a click does. Only while the focus is in the log: elsewhere the arrows are the page's.
+import { fmtFixed, t } from "./i18n.js";
 import { describe, esc, fmtInt } from "./words.js";
 
 // A row is 1.556rem (28 px at the base type size), as .log .row in app.css: the page's
@@ -190,9 +191,9 @@ export class EventLog {
       const [icon, text, tone] = describe(e);
       // The event where an order's divergence began: the moment the two states part.
       const partOrder = divergedAtSeq.get(e.seq);
-      const flag = partOrder !== undefined ? `<span class="part-flag" title="Order #${partOrder} diverges at this event">⚑ #${partOrder} parts here</span>` : "";
+      const flag = partOrder !== undefined ? `<span class="part-flag" title="${esc(t("log.part-title", { order: partOrder }))}">⚑ ${esc(t("log.parts-here", { order: partOrder }))}</span>` : "";
       parts.push(`<div class="row ${tone}${flag ? " parts" : ""}${i === this.pinned ? " pinned" : ""}" data-index="${i}" data-seq="${e.seq}" role="option" tabindex="-1" aria-selected="${i === this.pinned}" aria-posinset="${k + 1}" aria-setsize="${n}" style="top:${k * rowH()}px">` +
-        `<span class="seq">${e.seq}</span><span class="lt">${e.t.toFixed(2)}</span><span class="icon" aria-hidden="true">${icon}</span>${flag}<span class="text">${esc(text)}</span></div>`);
+        `<span class="seq">${e.seq}</span><span class="lt">${fmtFixed(e.t, 2)}</span><span class="icon" aria-hidden="true">${icon}</span>${flag}<span class="text">${esc(text)}</span></div>`);
     }
     this.inner.innerHTML = parts.join("");
     if (focused !== null) (this.rowAt(focused) || this.el).focus({ preventScroll: true });

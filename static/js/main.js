@@ -11,8 +11,10 @@ import { CostChart } from "./costchart.js";
 import { Diagram, LowerTabs } from "./diagram.js";
 import { FailureControls } from "./failures.js";
 import { Feed } from "./feed.js";
+import { t } from "./i18n.js";
 import { ConnectionIndicator } from "./indicator.js";
 import { Keys } from "./keys.js";
+import { LanguageMenu } from "./langmenu.js";
 import { EventLog } from "./log.js";
 import { startLoop } from "./loop.js";
 import { Notice } from "./notice.js";
@@ -33,6 +35,8 @@ const view = new ViewState();
 const stats = { frames: 0, batches: 0, events: 0, snapshots: 0 };
 const announcer = new Announcer($("#status"));
 const notice = new Notice($("#notice"), $("#notice-text"), $("#notice-close"));
+// The language menu; a ?lang= the page does not have is said in the notice.
+new LanguageMenu({ select: $("#lang"), notice });
 const conn = roomConnection(Connection); // follows a room at /room/<token> (room.js)
 const commands = new Commands({ conn, store, announcer, view });
 const send = commands.send;
@@ -53,7 +57,7 @@ const diagram = new Diagram({
   canvas: $("#diagram-canvas"), plot: $("#diagram-plot"), summary: $("#diagram-summary"), store, view,
   buttons: { follow: $("#dg-follow"), zoomIn: $("#dg-zoom-in"), zoomOut: $("#dg-zoom-out"), svg: $("#dg-svg"), png: $("#dg-png") },
   getRun: () => conn.run, onPick: (seq) => log.jumpToSeq(seq), isShown: () => diagramPanel.getClientRects().length > 0,
-  show: () => lowerTabs.select(1), onRunKind: (metrics) => { $("#tab-orders").textContent = metrics ? "Metrics" : "Orders"; },
+  show: () => lowerTabs.select(1), onRunKind: (metrics) => { $("#tab-orders").textContent = metrics ? t("tabs.metrics") : t("tabs.orders"); },
 });
 // The cost of loss (the third tab): the engine's loss sweep, fetched when first opened.
 const costChart = new CostChart({ canvas: $("#cost-canvas"), plot: $("#cost-plot"), caption: $("#cost-caption"), status: $("#cost-status") });

@@ -2,7 +2,8 @@
 // (and its alarm), the per-order table (what the sender knows beside what happened),
 // and the metrics view. Re-rendered at most a few times per second, and only the parts
 // the view state marks as changed. Reads the store and the view state's flashes.
-import { esc, failureWords, fmtInt, fmtT, metricsTolerance, metricsVerdict, orderStory, samplesLostWords, senderKnows } from "./words.js";
+import * as i18n from "./i18n.js";
+import { divergenceWords, esc, failureWords, fmtInt, fmtPct, fmtT, metricsTolerance, metricsVerdict, orderStory, samplesLostWords, senderKnows, stateWord } from "./words.js";
 
 const MAX_ORDER_ROWS = 25;
 const MAX_CHIPS = 3;
@@ -26,15 +27,15 @@ function setHTML(el, html) {
 function nameOrders(ids) {
   const shown = ids.slice(0, MAX_NAMED).map((id) => `#${id}`);
   const more = ids.length - shown.length;
-  const list = shown.length > 1 ? `${shown.slice(0, -1).join(", ")} and ${shown[shown.length - 1]}` : shown[0];
-  return more > 0 ? `${shown.join(", ")} and ${fmtInt(more)} more` : list;
+  const list = shown.length > 1 ? i18n.t("list.and", { list: shown.slice(0, -1).join(", "), last: shown[shown.length - 1] }) : shown[0];
+  return more > 0 ? i18n.t("list.and-more", { list: shown.join(", "), more: fmtInt(more) }) : list;
 }
 
 const STATE_ICON = { new: "○", approved: "✓", cancelled: "✗" };
 const BADGE = {
-  "in-flight": ["◷", "in flight"],
-  consistent: ["✓", "consistent"],
-  diverged: ["⚠", "diverged"],
+  "in-flight": ["◷", i18n.t("judgement.in-flight")],
+  consistent: ["✓", i18n.t("judgement.consistent")],
+  diverged: ["⚠", i18n.t("judgement.diverged")],
 };
 
 export class Panels {
@@ -102,8 +103,8 @@ export class Panels {
     if (metricsMode) {
       // Every sample sent so far (a lost one too), not only those the receiver recorded.
       const sent = Math.max(s.metrics ? s.metrics.true_count : 0, s.msgs.sent);
-      setHTML(this.senderBody, `<p class="figure"><span class="num" data-testid="samples-sent">${fmtInt(sent)}</span> MetricSamples sent</p>
-        <p class="note">Fire and forget: no reply expected.</p>`);
+      setHTML(this.senderBody, `<p class="figure"><span class="num" data-testid="samples-sent">${fmtInt(sent)}</span> ${esc(i18n.t("sender.samples-sent"))}</p>
+        <p class="note">${esc(i18n.t("sender.fire-and-forget"))}</p>`);
       return;
     }
     const c = s.counts;
@@ -122,10 +123,10 @@ export class Panels {
       const unknown = o.sender_saw === "no-reply";
       const pulse = justTimedOut.has(o.id) ? " just-timed-out" : "";
       chips.push(`<li class="chip state-${o.order_state}${unknown ? " unknown" : ""}${pulse}" data-order="${o.id}">
-        <span class="chip-id">#${o.id}</span> <span class="chip-state">${STATE_ICON[o.order_state] || ""} ${o.order_state}</span>${unknown ? ' <span class="q" title="outcome unknown">?</span>' : ""}</li>`);
+        <span class="chip-id">#${o.id}</span> <span class="chip-state">${STATE_ICON[o.order_state] || ""} ${esc(stateWord(o.order_state))}</span>${unknown ? ` <span class="q" title="${esc(i18n.t("sender.outcome-unknown"))}">?</span>` : ""}</li>`);
     }
-    setHTML(this.senderBody, `<p class="tally"><span>✓ ${fmtInt(c.approved)} approved</span> <span>✗ ${fmtInt(c.cancelled)} cancelled</span> <span>○ ${fmtInt(inFlight)} new</span></p>
-      <ul class="chips" aria-label="Latest orders at the Order service">${chips.join("") || '<li class="empty">No orders yet: press “Send order”.</li>'}</ul>`);
+    setHTML(this.senderBody, `<p class="tally"><span>✓ ${esc(i18n.t("sender.approved", { n: fmtInt(c.approved) }))}</span> <span>✗ ${esc(i18n.t("sender.cancelled", { n: fmtInt(c.cancelled) }))}</span> <span>○ ${esc(i18n.t("sender.new", { n: fmtInt(inFlight) }))}</span></p>
+      <ul class="chips" aria-label="${esc(i18n.t("sender.latest"))}">${chips.join("") || `<li class="empty">${esc(i18n.t("sender.no-orders"))}</li>`}</ul>`);
   }
 
   renderReceiver(t, now, metricsMode) {
@@ -142,16 +143,17 @@ export class Panels {
     this.downBanner.classList.toggle("restarted", restarted);
     if (!cu.up) {
       const crash = s.lastCrash;
-      const how = crash ? failureWords(crash.point).happened : "crashed";
+      const how = crash ? failureWords(crash.point).happened : i18n.t("receiver.crashed");
       const left = cu.restarts_at !== null && cu.restarts_at !== undefined ? Math.max(0, cu.restarts_at - t) : null;
-      setHTML(this.downBanner, `<strong><span aria-hidden="true">⚡</span> DOWN${left !== null ? ` for ${left.toFixed(1)} s` : ""}</strong><span class="why">${esc(how)}</span>`);
+      const down = left !== null ? i18n.t("receiver.down-for", { s: i18n.fmtFixed(left, 1) }) : i18n.t("receiver.down");
+      setHTML(this.downBanner, `<strong><span aria-hidden="true">⚡</span> ${esc(down)}</strong><span class="why">${esc(how)}</span>`);
     } else if (restarted) {
-      setHTML(this.downBanner, `<strong><span aria-hidden="true">↻</span> RESTARTED</strong><span class="why">reserved credit kept</span>`);
+      setHTML(this.downBanner, `<strong><span aria-hidden="true">↻</span> ${esc(i18n.t("receiver.restarted"))}</strong><span class="why">${esc(i18n.t("receiver.credit-kept"))}</span>`);
     }
     if (metricsMode) {
       const m = s.metrics;
-      setHTML(this.receiverBody, `<p class="figure"><span class="num">${fmtInt(m ? m.seen_count : 0)}</span> samples received</p>
-        <p class="figure small">average <span class="num">${m && m.seen_count ? m.seen_mean.toFixed(2) : "–"}</span></p>`);
+      setHTML(this.receiverBody, `<p class="figure"><span class="num">${fmtInt(m ? m.seen_count : 0)}</span> ${esc(i18n.t("receiver.samples-received"))}</p>
+        <p class="figure small">${esc(i18n.t("receiver.average"))} <span class="num">${m && m.seen_count ? i18n.fmtFixed(m.seen_mean, 2) : "–"}</span></p>`);
       return;
     }
     const proc = [];
@@ -162,10 +164,10 @@ export class Panels {
     const flashing = this.lastReserved !== null && cu.reserved !== this.lastReserved;
     this.lastReserved = cu.reserved;
     setHTML(this.receiverBody, `<dl class="figures">
-        <div class="reserved${flashing ? " flash" : ""}"><dt>Reserved credit</dt><dd data-testid="credit-reserved">${fmtInt(cu.reserved)}</dd></div>
-        <div class="small"><dt>Available</dt><dd><span data-testid="credit-available">${fmtInt(cu.available)}</span> of <span data-testid="credit-limit">${fmtInt(cu.credit_limit)}</span></dd></div>
+        <div class="reserved${flashing ? " flash" : ""}"><dt>${esc(i18n.t("receiver.reserved"))}</dt><dd data-testid="credit-reserved">${fmtInt(cu.reserved)}</dd></div>
+        <div class="small"><dt>${esc(i18n.t("receiver.available"))}</dt><dd>${i18n.t("receiver.available-of", { available: `<span data-testid="credit-available">${fmtInt(cu.available)}</span>`, limit: `<span data-testid="credit-limit">${fmtInt(cu.credit_limit)}</span>` })}</dd></div>
       </dl>
-      <p class="activity"${cu.up ? "" : " hidden"}>${proc.length ? `<span aria-hidden="true">⚙</span> processing ${proc.slice(0, 3).join(", ")}${proc.length > 3 ? "…" : ""}` : cu.up ? "<span aria-hidden=\"true\">●</span> up, waiting" : ""}</p>`);
+      <p class="activity"${cu.up ? "" : " hidden"}>${proc.length ? `<span aria-hidden="true">⚙</span> ${esc(i18n.t("receiver.processing", { orders: proc.slice(0, 3).join(", ") }))}${proc.length > 3 ? "…" : ""}` : cu.up ? `<span aria-hidden="true">●</span> ${esc(i18n.t("receiver.up-waiting"))}` : ""}</p>`);
   }
 
   renderCredit() {
@@ -184,18 +186,22 @@ export class Panels {
       // The engine's figure: credit held that no approved or in-flight order accounts for.
       const sum = inv.unbacked;
       const moment = inv.broken_at_seq !== null && inv.broken_at_seq !== undefined
-        ? ` <button type="button" class="moment" data-seq="${inv.broken_at_seq}">parted ${inv.broken_at_t !== null && inv.broken_at_t !== undefined ? `at t = ${fmtT(inv.broken_at_t)}, ` : ""}event ${fmtInt(inv.broken_at_seq)}</button>`
+        ? ` <button type="button" class="moment" data-seq="${inv.broken_at_seq}">${esc(inv.broken_at_t !== null && inv.broken_at_t !== undefined
+          ? i18n.t("credit.parted-at", { t: fmtT(inv.broken_at_t), seq: fmtInt(inv.broken_at_seq) })
+          : i18n.t("credit.parted-event", { seq: fmtInt(inv.broken_at_seq) }))}</button>`
         : "";
-      html += `<span class="alarm-title"><span aria-hidden="true">⚠</span> ALARM: states have parted</span>
-        <span class="alarm-text"><strong>${fmtInt(sum)}</strong> credit held for ${unbacked.length === 1 ? "order" : "orders"} <strong data-testid="alarm-orders">${unbacked.length ? nameOrders(unbacked) : "(before you joined)"}</strong>: never approved.${moment}</span>`;
+      const orders = `<strong data-testid="alarm-orders">${esc(unbacked.length ? nameOrders(unbacked) : i18n.t("credit.before-joined"))}</strong>`;
+      html += `<span class="alarm-title"><span aria-hidden="true">⚠</span> ${esc(i18n.t("credit.alarm"))}</span>
+        <span class="alarm-text">${i18n.t(unbacked.length === 1 ? "credit.held-for.one" : "credit.held-for.other", { sum: `<strong>${fmtInt(sum)}</strong>`, orders })}${moment}</span>`;
     }
     if (stuck.length) {
       if (alarm === "off") alarm = "stuck";
-      html += `<span class="stuck-text"><span aria-hidden="true">⚠</span> ${stuck.length === 1 ? "Order" : "Orders"} <strong data-testid="stuck-orders">${nameOrders(stuck)}</strong> stuck in <em>new</em>, nothing reserved.</span>`;
+      const orders = `<strong data-testid="stuck-orders">${esc(nameOrders(stuck))}</strong>`;
+      html += `<span class="stuck-text"><span aria-hidden="true">⚠</span> ${i18n.t(stuck.length === 1 ? "credit.stuck.one" : "credit.stuck.other", { orders, new: `<em>${esc(stateWord("new"))}</em>` })}</span>`;
     }
     if (alarm === "off") {
-      if (reserved === approved) html = `<span aria-hidden="true">✓</span> They agree.`;
-      else html = `<span aria-hidden="true">◷</span> ${fmtInt(Math.abs(reserved - approved))} apart while orders are in flight: a reply is still on its way.`;
+      if (reserved === approved) html = `<span aria-hidden="true">✓</span> ${esc(i18n.t("credit.agree"))}`;
+      else html = `<span aria-hidden="true">◷</span> ${esc(i18n.t("credit.apart", { n: fmtInt(Math.abs(reserved - approved)) }))}`;
     }
     this.credit.dataset.alarm = alarm;
     setHTML(this.verdict, html);
@@ -206,7 +212,7 @@ export class Panels {
     const c = s.counts;
     const inFlight = Math.max(0, c.orders - c.consistent - c.diverged);
     this.orderCounts.textContent = c.orders
-      ? `✓ ${fmtInt(c.consistent)} consistent · ◷ ${fmtInt(inFlight)} in flight · ⚠ ${fmtInt(c.diverged)} diverged`
+      ? i18n.t("orders.counts", { consistent: fmtInt(c.consistent), in_flight: fmtInt(inFlight), diverged: fmtInt(c.diverged) })
       : "";
     this.sameNote.hidden = c.timeouts === 0;
     const ids = s.orderIds;
@@ -321,16 +327,16 @@ export class Panels {
     const [kIcon, kWords] = senderKnows(o);
     const [bIcon, bWords] = BADGE[o.judgement] || ["", o.judgement];
     const [steps, saysReserved] = orderStory(o);
-    const story = steps.length ? steps.join(" → ") : o.judgement === "in-flight" ? "on its way…" : "";
-    const reason = o.judgement === "diverged" ? o.reason || o.divergence || "" : "";
+    const story = steps.length ? steps.join(" → ") : o.judgement === "in-flight" ? i18n.t("orders.on-its-way") : "";
+    const reason = o.judgement === "diverged" ? divergenceWords(o.divergence, o.reason) : "";
     // "(holds N)" only when the story does not already say the credit was reserved.
     const holds = o.credit_reserved && !saysReserved;
     tr.className = `judgement-${o.judgement}`;
     tr.innerHTML = `<th scope="row"><span class="oid">#${o.id} <span class="amount">${fmtInt(o.amount)}</span></span>
         <span class="badge ${o.judgement}" data-testid="badge"><span aria-hidden="true">${bIcon}</span> ${bWords}</span></th>
-      <td class="knows"><span class="state state-${o.order_state}">${STATE_ICON[o.order_state] || ""} ${o.order_state}</span>
+      <td class="knows"><span class="state state-${o.order_state}">${STATE_ICON[o.order_state] || ""} ${esc(stateWord(o.order_state))}</span>
         <span class="knows-text${o.sender_saw === "no-reply" ? " unknown" : ""}"><span aria-hidden="true">${kIcon}</span> ${esc(kWords)}</span></td>
-      <td class="actual"><span class="story">${esc(story)}</span>${holds ? ` <span class="holds">(holds ${fmtInt(o.credit_reserved)})</span>` : ""}${reason ? `<span class="reason"><span aria-hidden="true">⚠</span> ${esc(reason)}</span>` : ""}</td>`;
+      <td class="actual"><span class="story">${esc(story)}</span>${holds ? ` <span class="holds">${esc(i18n.t("orders.holds", { n: fmtInt(o.credit_reserved) }))}</span>` : ""}${reason ? `<span class="reason"><span aria-hidden="true">⚠</span> ${esc(reason)}</span>` : ""}</td>`;
   }
 
   renderMetrics() {
@@ -345,9 +351,9 @@ export class Panels {
     const lostPct = sent ? Number(((100 * lost) / sent).toFixed(1)) : 0;
     const errorPct = received ? Number((m.drift * 100).toFixed(2)) : null;
     $("#m-lost").textContent = samplesLostWords(lost, sent, lostPct);
-    $("#m-true").textContent = m && m.true_count ? m.true_mean.toFixed(2) : "–";
-    $("#m-seen").textContent = received ? m.seen_mean.toFixed(2) : "–";
-    $("#m-drift").textContent = errorPct === null ? "–" : `${errorPct.toFixed(2)} %`;
+    $("#m-true").textContent = m && m.true_count ? i18n.fmtFixed(m.true_mean, 2) : "–";
+    $("#m-seen").textContent = received ? i18n.fmtFixed(m.seen_mean, 2) : "–";
+    $("#m-drift").textContent = errorPct === null ? "–" : fmtPct(errorPct, 2);
     setHTML($("#m-tolerance"), esc(metricsTolerance(METRICS_TOLERANCE_PCT, METRICS_MAX_LOST_PCT)));
     const [tone, icon, words] = metricsVerdict({
       sent, lost, received, lostPct, errorPct, tolerancePct: METRICS_TOLERANCE_PCT, maxLostPct: METRICS_MAX_LOST_PCT,

@@ -2,6 +2,8 @@
 // browser allows it, and html.presenting lays out the stage, the orders and the alarm at
 // lecture-hall size (app.css). Remembered per tab, so a reload keeps the projector's view.
 
+import { t } from "./i18n.js";
+
 const KEY = "amo.presenting";
 
 export class Presentation {
@@ -46,7 +48,7 @@ export class Presentation {
         () => { /* not allowed here (an iframe, a test browser): the layout alone */ },
       );
     }
-    if (!quiet) this.announcer.say("Presentation mode: P or Escape leaves, ? lists the keys.");
+    if (!quiet) this.announcer.say(t("present.on"));
   }
 
   leave() {
@@ -56,7 +58,7 @@ export class Presentation {
       this.full = false;
       document.exitFullscreen().catch(() => {});
     }
-    this.announcer.say("Presentation mode off.");
+    this.announcer.say(t("present.off"));
   }
 
   show() {

@@ -10,6 +10,11 @@
 // link would be too long says so, and Export run is the way to keep it.
 
 import { APPLIED_KEY } from "./bookmark.js";
+import { describeError } from "./connection.js";
+import * as i18n from "./i18n.js";
+
+const num = (n) => i18n.fmtNum(n);
+const EXACT = new Intl.NumberFormat(i18n.lang, { maximumFractionDigits: 20, useGrouping: false }); // as String(t)
 
 const POINT_CODE = {
   "request-lost": "r", "crash-before-processing": "b", "crash-after-processing": "a", "reply-lost": "y",
@@ -62,7 +67,7 @@ export function decodeLog(text) {
   const entries = text.split("~");
   for (let i = 0; i < entries.length; i++) {
     const m = ENTRY.exec(entries[i]);
-    if (!m) return { error: `entry ${i + 1} (${entries[i].slice(0, 30)}): not t_step_command (commands: o, f<point><mode>, c<limit>)` };
+    if (!m) return { error: i18n.t("share.log-entry-bad", { n: i + 1, entry: entries[i].slice(0, 30) }) };
     const [, t, step, o, amount, point, mode, prob, limit] = m;
     let cmd;
     if (o) cmd = amount === undefined ? { cmd: "create-order" } : { cmd: "create-order", amount: Number(amount) };
@@ -70,7 +75,7 @@ export function decodeLog(text) {
       cmd = { cmd: "set-failure", point: CODE_POINT[point.toLowerCase()] };
       if (mode !== undefined) cmd.mode = CODE_MODE[mode];
       if (prob !== undefined) cmd.probability = Number(prob);
-      if (mode === undefined && prob === undefined) return { error: `entry ${i + 1}: a failure point needs a mode or a probability` };
+      if (mode === undefined && prob === undefined) return { error: i18n.t("share.log-entry-mode", { n: i + 1 }) };
     } else cmd = { cmd: "set-credit-limit", credit_limit: Number(limit) };
     log.push({ t: Number(t), step: Number(step), cmd });
   }
@@ -87,8 +92,9 @@ function linkable(run, presets) {
     JSON.stringify(Object.keys(b).sort().map((k) => [k, b[k]]));
 }
 
-/** The address of a run: scenario, seed, speed, the command log and the moment shown. */
-export function runLink(base, run, { speed, at }) {
+/** The address of a run: scenario, seed, speed, the command log and the moment shown, and
+ * the page's language when it is not English (`lang`). */
+export function runLink(base, run, { speed, at, lang = i18n.lang }) {
   const q = new URLSearchParams();
   q.set("scenario", run.scenario);
   q.set("seed", String(run.config.seed));
@@ -97,6 +103,7 @@ export function runLink(base, run, { speed, at }) {
   if (log === null) return null;
   q.set("log", log);
   if (at !== undefined && at !== null) q.set("t", String(at)); // String(t) round-trips
+  if (lang && lang !== "en") q.set("lang", lang);
   return `${base}?${q.toString().replace(/%7E/gi, "~")}`;
 }
 
@@ -131,17 +138,17 @@ export class Share {
 
   async link() {
     const a = await this.send("export", { which: "current" }, { quiet: true });
-    if (!a.ok) return { link: null, why: "the server did not answer with the run" };
+    if (!a.ok) return { link: null, why: i18n.t("share.why-no-answer") };
     const run = a.run || a;
     if (!linkable(run, this.controls.presets)) {
-      return { link: null, why: "this run's set-up has changes a link cannot hold (config fields besides the seed)" };
+      return { link: null, why: i18n.t("share.why-config") };
     }
     const at = this.timeline && this.timeline.inPast ? this.timeline.view.t : undefined;
     const base = `${window.location.origin}${window.location.pathname}`;
     const link = runLink(base, run, { speed: this.clock.speed, at });
-    if (link === null) return { link: null, why: "a command of this run has no short form" };
+    if (link === null) return { link: null, why: i18n.t("share.why-command") };
     if (link.length > MAX_LINK) {
-      return { link: null, why: `the link would be ${link.length.toLocaleString("en")} characters long (at most ${MAX_LINK.toLocaleString("en")} travel safely)` };
+      return { link: null, why: i18n.t("share.why-long", { n: num(link.length), max: num(MAX_LINK) }) };
     }
     return { link, why: null };
   }
@@ -168,8 +175,8 @@ export class Share {
   async copyLink() {
     const { link, why } = await this.link();
     if (!link) {
-      this.notice.show("This run does not fit in a link.", [`Why: ${why}.`, "Export run saves it as a file instead; Import run opens it again."]);
-      this.announcer.say(`No link: ${why}. Export run saves the run as a file instead.`);
+      this.notice.show(i18n.t("share.no-link-head"), [i18n.t("share.why", { why }), i18n.t("share.no-link-line")]);
+      this.announcer.say(i18n.t("share.no-link-say", { why }));
       return;
     }
     this.setAddress(link);
@@ -180,9 +187,7 @@ export class Share {
     } catch {
       copied = false;
     }
-    this.announcer.say(copied
-      ? "Link copied: it opens this run at this moment, event for event."
-      : "The address bar now holds the link to this run: copy it from there (this browser did not allow copying).");
+    this.announcer.say(copied ? i18n.t("share.copied") : i18n.t("share.not-copied"));
   }
 
   async exportRun(which, withEvents = false) {
@@ -211,48 +216,53 @@ export class Share {
     link.click();
     link.remove();
     setTimeout(() => URL.revokeObjectURL(url), 5000);
-    const n = run.events ? `, ${run.events.length.toLocaleString("en")} events` : "";
-    this.announcer.say(`Run exported: ${link.download} (config, seed and ${run.command_log.length} commands${n}; Import run replays it).`);
+    const commands = i18n.tn("share.commands", run.command_log.length);
+    this.announcer.say(run.events
+      ? i18n.t("share.exported-events", { file: link.download, commands, events: i18n.tn("share.events", run.events.length) })
+      : i18n.t("share.exported", { file: link.download, commands }));
   }
 
   /** A file chosen in Import run: read, parse, send. The current run stays if it is refused. */
   async importFile(file) {
     if (file.size > MAX_FILE) {
-      this.refuse(file.name, `it is ${file.size.toLocaleString("en")} bytes, a run file is at most ${MAX_FILE.toLocaleString("en")}`);
+      this.refuse(file.name, i18n.t("share.too-big", { size: num(file.size), max: num(MAX_FILE) }));
       return;
     }
     let run;
     try {
       run = JSON.parse(await file.text());
     } catch (e) {
-      this.refuse(file.name, `it is not JSON (${String(e.message || e).slice(0, 80)})`);
+      this.refuse(file.name, i18n.t("share.not-json", { error: String(e.message || e).slice(0, 80) }));
       return;
     }
     if (run && typeof run === "object" && !Array.isArray(run)) delete run.events; // a replay ignores them
     const size = JSON.stringify(run).length;
     const limit = this.maxImport || 15360;
     if (size > limit) {
-      this.refuse(file.name, `its run is ${size.toLocaleString("en")} bytes without its events; the server imports at most ${limit.toLocaleString("en")} (about 170 commands)`);
+      this.refuse(file.name, i18n.t("share.run-too-big", { size: num(size), max: num(limit) }));
       return;
     }
     await this.importRun(run, undefined, file.name);
   }
 
-  async importRun(run, at, name = "the link") {
+  async importRun(run, at, name = i18n.t("share.the-link")) {
     const fields = { run };
     if (at !== undefined) fields.t = at;
     const a = await this.send("import", fields, { quiet: true });
     if (!a.ok) {
-      this.refuse(name, a.error ? `${a.error.field || ""}${a.error.field ? ": " : ""}${a.error.message || ""}` : "the server refused it");
+      const e = a.error;
+      const why = !e ? i18n.t("share.refused")
+        : i18n.lang === "en" ? `${e.field || ""}${e.field ? ": " : ""}${e.message || ""}` : describeError(e);
+      this.refuse(name, why);
       return a;
     }
-    this.announcer.say(`Imported ${name}: the run is replayed${at !== undefined ? ` to t = ${at}` : " to its end"}, paused.`);
+    this.announcer.say(at !== undefined ? i18n.t("share.imported-at", { name, t: EXACT.format(at) }) : i18n.t("share.imported", { name }));
     this.changed();
     return a;
   }
 
   refuse(name, why) {
-    this.notice.show(`${name} was not imported; the current run is unchanged.`, [`Why: ${why}.`]);
-    this.announcer.say(`Not imported: ${why}. The current run is unchanged.`);
+    this.notice.show(i18n.t("share.not-imported-head", { name }), [i18n.t("share.why", { why })]);
+    this.announcer.say(i18n.t("share.not-imported-say", { why }));
   }
 }

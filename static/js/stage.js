@@ -17,6 +17,7 @@
 // Reads the store (messages, losses, failure settings) and the view state (flashes, the
 // highlighted message, when a loss was seen); clicking a leg switches its failure point.
 
+import * as i18n from "./i18n.js";
 import { failureWords, fmtInt, pointOnLeg } from "./words.js";
 
 const KIND_STYLE = {
@@ -195,7 +196,7 @@ export class Stage {
     this.hoverLeg = point ? leg : null;
     this.canvas.style.cursor = point ? "pointer" : "default";
     this.canvas.title = point
-      ? `Click: switch “${failureWords(point).label}” (the ${leg} leg loses messages)`
+      ? i18n.t(leg === "request" ? "stage.leg-title-request" : "stage.leg-title-reply", { label: failureWords(point).label })
       : "";
   }
 
@@ -339,20 +340,21 @@ export class Stage {
   legLabel(leg, failure) {
     const losing = failure && failure.mode !== "off";
     const prob = failure ? failure.probability : 0;
-    const name = leg === "request" ? "request leg  →" : "←  reply leg";
-    const short = leg === "request" ? "request →" : "← reply";
+    const name = leg === "request" ? `${i18n.t("stage.request-leg")}  →` : `←  ${i18n.t("stage.reply-leg")}`;
+    const short = leg === "request" ? `${i18n.t("stage.request")} →` : `← ${i18n.t("stage.reply")}`;
     const color = losing ? LOST_COLOR : leg === "request" ? "#1e3a8a" : "#14532d";
     let loss = null;
     let lossShort = null;
     if (losing) {
-      loss = failure.mode === "next" ? "✂ loses the next message" : "✂ loses every message";
-      lossShort = failure.mode === "next" ? "✂ next" : "✂ all";
+      loss = `✂ ${i18n.t(failure.mode === "next" ? "stage.loses-next" : "stage.loses-every")}`;
+      lossShort = `✂ ${i18n.t(failure.mode === "next" ? "stage.next" : "stage.all")}`;
     } else if (prob > 0) {
-      loss = `✂ loses ${Math.round(prob * 100)}%`;
-      lossShort = `✂ ${Math.round(prob * 100)}%`;
+      const pct = i18n.t("failures.pct", { n: fmtInt(Math.round(prob * 100)) });
+      loss = `✂ ${i18n.t("stage.loses-pct", { pct })}`;
+      lossShort = `✂ ${pct}`;
     }
     const lost = this.store.lostTotal[leg];
-    const lostText = lost ? `✗ ${fmtInt(lost)} lost` : null;
+    const lostText = lost ? `✗ ${i18n.t("burst.lost", { n: fmtInt(lost) })}` : null;
     const build = (n, l, x) => {
       const parts = [[n, color]];
       if (l) parts.push([`   ${l}`, LOST_COLOR]);
@@ -386,7 +388,7 @@ export class Stage {
   tokenLabels(m) {
     const style = KIND_STYLE[m.kind] || KIND_STYLE.MetricSample;
     if (m.kind === "MetricSample") {
-      const v = typeof m.value === "number" ? m.value.toFixed(1) : "";
+      const v = typeof m.value === "number" ? i18n.fmtFixed(m.value, 1) : "";
       return [`${style.icon} ${v}`.trim()];
     }
     return [`${style.icon} ${m.kind} #${m.order}`, `${style.icon} #${m.order}`];
@@ -708,8 +710,9 @@ export class Stage {
       if (f.kind === "timeout" && f.until > now) timeout = f;
     }
     if (diverged) { // reduced motion keeps the banner: only movement stops
-      this.label([[[`⚠ Order #${diverged.order}: the two services' states part here`, "#fff"]],
-        [[`⚠ Order #${diverged.order}: states part here`, "#fff"]], [[`⚠ #${diverged.order} diverges`, "#fff"]]],
+      const order = diverged.order;
+      this.label([[[`⚠ ${i18n.t("stage.part-long", { order })}`, "#fff"]],
+        [[`⚠ ${i18n.t("stage.part-mid", { order })}`, "#fff"]], [[`⚠ ${i18n.t("stage.part-short", { order })}`, "#fff"]]],
       mid, this.rows.middle, { font: SMALL_FONT, lo, hi, pill: { fill: LOST_COLOR }, kind: "banner" });
     }
     for (const leg of ["request", "reply"]) {
@@ -718,18 +721,18 @@ export class Stage {
       const [x] = this.markPos(l);
       const who = l.order ? `${l.kind} #${l.order}` : l.kind;
       const variants = l.reason === "receiver-down"
-        ? [[[`✗ ${who} lost: receiver down`, LOST_COLOR]], [[`✗ ${who} lost`, LOST_COLOR]]]
-        : [[[`✗ ${who} lost`, LOST_COLOR]], [[l.order ? `✗ #${l.order} lost` : "✗ lost", LOST_COLOR]]];
+        ? [[[`✗ ${i18n.t("stage.lost-down", { who })}`, LOST_COLOR]], [[`✗ ${i18n.t("stage.lost", { who })}`, LOST_COLOR]]]
+        : [[[`✗ ${i18n.t("stage.lost", { who })}`, LOST_COLOR]], [[l.order ? `✗ ${i18n.t("stage.lost", { who: `#${l.order}` })}` : `✗ ${i18n.t("diagram.fate-lost")}`, LOST_COLOR]]];
       const row = leg === "request" ? this.rows.requestCaption : this.rows.replyCaption;
       this.label(variants, x, row, { font: SMALL_FONT, lo, hi, kind: `caption-${leg}` });
     }
     if (timeout) {
-      this.label([[["? ", WARN], [`Order #${timeout.order}: no reply in time. What happened?`, WARN]],
-        [["? ", WARN], [`#${timeout.order}: no reply. What happened?`, WARN]]],
+      this.label([[["? ", WARN], [i18n.t("stage.timeout-long", { order: timeout.order }), WARN]],
+        [["? ", WARN], [i18n.t("stage.timeout-short", { order: timeout.order }), WARN]]],
       lo + 4, this.rows.middle, { font: SMALL_FONT, lo, hi, pill: { fill: "#fde68a" }, kind: "timeout" });
     }
     if (!this.store.lost.length && !diverged) {
-      this.label([[["Click a leg or ⚡ to switch a failure on", "#475569"]]], mid, this.rows.middle,
+      this.label([[[i18n.t("stage.hint"), "#475569"]]], mid, this.rows.middle,
         { font: HINT_FONT, lo, hi, kind: "hint" });
     }
   }

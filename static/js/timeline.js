@@ -4,6 +4,7 @@
 // here" forks a new run from the moment shown. The server rebuilds the run as of that
 // moment from its checkpoints and sends a snapshot with a `view` ({live, seq, t, head_seq,
 // head_t}); every view (stage, orders, alarm, log, diagram) then shows the run as of then.
+import * as i18n from "./i18n.js";
 import { fmtT } from "./words.js";
 
 const SEEK_DELAY_MS = 120; // a drag sends one seek per pause of the hand, not one per pixel
@@ -63,7 +64,7 @@ export class Timeline {
     const slider = this.els.slider;
     if (Number(slider.max) < t || Number(slider.max) - t > 1e-6) slider.max = String(t);
     slider.value = String(t);
-    if (this.els.out.textContent !== "now") this.showOut(t, true);
+    if (this.els.out.textContent !== i18n.t("timeline.now")) this.showOut(t, true);
   }
 
   render() {
@@ -71,7 +72,7 @@ export class Timeline {
     const past = this.inPast;
     stage.dataset.history = String(past);
     live.setAttribute("aria-pressed", String(!past));
-    live.title = past ? "Back to the present (the newest moment of the run)" : "Showing the present";
+    live.title = past ? i18n.t("timeline.live-past") : i18n.t("timeline.live-present");
     fork.hidden = !past;
     back.disabled = false;
     if (past) {
@@ -86,23 +87,23 @@ export class Timeline {
   showOut(t, isNow) {
     const { slider, out } = this.els;
     const head = this.inPast ? this.view.head_t : Number(slider.max);
-    out.textContent = isNow ? "now" : `t = ${fmtT(t)} of ${fmtT(head)}`;
-    slider.setAttribute("aria-valuetext", isNow ? `t = ${fmtT(t)}, now` : `t = ${fmtT(t)} of ${fmtT(head)} s, in the past`);
+    out.textContent = isNow ? i18n.t("timeline.now") : i18n.t("timeline.of", { t: fmtT(t), head: fmtT(head) });
+    slider.setAttribute("aria-valuetext", isNow ? i18n.t("timeline.value-now", { t: fmtT(t) }) : i18n.t("timeline.value-past", { t: fmtT(t), head: fmtT(head) }));
   }
 
   async seek(where) {
     const a = await this.send("seek", where);
     if (a.ok) {
       const t = a.view ? a.view.t : where.t;
-      if (a.view && a.view.live) this.announcer.say("That is the present: Live.");
-      else this.announcer.say(`Looking back at t = ${fmtT(t)}: Live returns to the present; Run from here starts a new run from this moment.`);
+      if (a.view && a.view.live) this.announcer.say(i18n.t("timeline.is-present"));
+      else this.announcer.say(i18n.t("timeline.looking-back", { t: fmtT(t) }));
     }
     return a;
   }
 
   async stepBack() {
     const a = await this.send("step-back");
-    if (a.ok && a.start) this.announcer.say("Step back: this is the start of the run, there is nothing before.");
+    if (a.ok && a.start) this.announcer.say(i18n.t("timeline.at-start"));
     return a;
   }
 
@@ -115,14 +116,14 @@ export class Timeline {
 
   async live() {
     const a = await this.send("live");
-    if (a.ok) this.announcer.say("Live: the present again, paused. Space plays.");
+    if (a.ok) this.announcer.say(i18n.t("timeline.live"));
     return a;
   }
 
   async fork() {
     const a = await this.send("fork");
     if (a.ok && this.els.exportOriginal) this.els.exportOriginal.hidden = false;
-    if (a.ok) this.announcer.say(`Run from here: a new run from t = ${fmtT(this.view.t)}; the original is kept (Export run, original).`);
+    if (a.ok) this.announcer.say(i18n.t("timeline.forked", { t: fmtT(this.view.t) }));
     return a;
   }
 }

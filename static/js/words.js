@@ -1,6 +1,10 @@
 // Words for what happened: event log lines, status announcements, order stories, and the
 // one table of failure-point labels. Only wording lives here; every judgement comes from
-// the engine's events.
+// the engine's events. The words themselves are in the message catalogue (i18n.js,
+// static/i18n/<lang>.json); numbers are formatted in the page's language.
+import * as i18n from "./i18n.js";
+
+const { t, tn, has } = i18n;
 
 /**
  * The failure points in words, one entry per wire name (engine/names.py). The page builds
@@ -13,34 +17,33 @@
  *   chip      where its switch sits on the stage, by the receiver: "top" or "bottom";
  *             `explains` is that switch's tooltip
  *   effect    what it does to an order, for the caption of a custom run
- * A point missing here still gets a checkbox, labelled with its wire name.
+ * The words (label, happened, slider, explains, effect) are the catalogue's
+ * "failure.<point>.<word>"; a point the catalogue has words for but this table does not
+ * know gets them with a plain icon, and a point missing everywhere still gets a checkbox,
+ * labelled with its wire name.
  */
-export const FAILURE_LABELS = {
-  "request-lost": {
-    label: "Request lost", icon: "✂", happened: "request lost",
-    leg: "request", slider: "Request leg loss probability",
-    effect: "OrderCreated never reaches the Customer service: no credit is reserved and the sender hears nothing.",
-  },
-  "crash-before-processing": {
-    label: "Crash before processing", icon: "⚡", happened: "crashed before processing",
-    chip: "top", explains: "Click: the receiver crashes when a message arrives, before processing it",
-    effect: "The Customer service crashes before reacting: no credit is reserved, no reply comes.",
-  },
-  "crash-after-processing": {
-    label: "Crash after processing", icon: "⚡", happened: "crashed after processing",
-    chip: "bottom", explains: "Click: the receiver crashes after processing a message, before replying",
-    effect: "The Customer service reserves the credit, then crashes before replying: credit is held and the sender hears nothing.",
-  },
-  "reply-lost": {
-    label: "Reply lost", icon: "✂", happened: "reply lost",
-    leg: "reply", slider: "Reply leg loss probability",
-    effect: "Credit is reserved and the reply is lost: the sender hears nothing.",
-  },
+const FAILURE_SHAPES = {
+  "request-lost": { icon: "✂", leg: "request" },
+  "crash-before-processing": { icon: "⚡", chip: "top" },
+  "crash-after-processing": { icon: "⚡", chip: "bottom" },
+  "reply-lost": { icon: "✂", leg: "reply" },
 };
+
+function wordsOf(point, shape) {
+  const key = (word) => `failure.${point}.${word}`;
+  const w = { label: t(key("label")), icon: shape.icon, happened: t(key("happened")), ...shape };
+  for (const word of ["slider", "explains", "effect"]) if (has(key(word))) w[word] = t(key(word));
+  return w;
+}
+
+export const FAILURE_LABELS = Object.fromEntries(
+  Object.entries(FAILURE_SHAPES).map(([point, shape]) => [point, wordsOf(point, shape)]));
 
 /** A failure point's entry in the table; an unknown point is called by its wire name. */
 export function failureWords(point) {
-  return FAILURE_LABELS[point] || { label: String(point), icon: "•", happened: String(point) };
+  if (FAILURE_LABELS[point]) return FAILURE_LABELS[point];
+  if (has(`failure.${point}.label`)) return wordsOf(point, { icon: "•" });
+  return { label: String(point), icon: "•", happened: String(point) };
 }
 
 /** Text made safe to put into HTML (the page builds some markup from strings). */
@@ -54,7 +57,8 @@ export function switchedOn(failures, points) {
   for (const p of points) {
     const f = failures[p];
     if (!f || (f.mode === "off" && !(f.probability > 0))) continue;
-    parts.push(`${failureWords(p).label} ${modeWords(f.mode, f.probability).replace(/^off, random/, "at random")}`);
+    const mode = f.mode === "off" ? t("mode.at-random", { pct: fmtInt(Math.round(f.probability * 100)) }) : modeWords(f.mode, f.probability);
+    parts.push(t("custom.point-mode", { label: failureWords(p).label, mode }));
   }
   return parts.join("; ");
 }
@@ -65,15 +69,15 @@ export function switchedOn(failures, points) {
  */
 export function customRun(scenarioTitle, failures, points) {
   const on = switchedOn(failures, points);
-  const title = `Custom run (from ${scenarioTitle})`;
+  const title = t("custom.title", { scenario: scenarioTitle });
   if (!on) {
-    return { title, caption: `${title}: every failure point is off now; a change made earlier in this run may already have had its effect.` };
+    return { title, caption: t("custom.caption-off", { title }) };
   }
   const effects = points
     .filter((p) => failures[p] && (failures[p].mode !== "off" || failures[p].probability > 0))
     .map((p) => failureWords(p).effect)
     .filter(Boolean);
-  return { title, caption: `${title}: ${on}. ${effects.join(" ")}` };
+  return { title, caption: t("custom.caption", { title, on, effects: effects.join(" ") }) };
 }
 
 /** The failure point switched by clicking a leg, among the points the run has, or null. */
@@ -82,15 +86,20 @@ export function pointOnLeg(points, leg) {
   return null;
 }
 
-const lowerFirst = (s) => s.charAt(0).toLowerCase() + s.slice(1);
-const COUNT = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"];
+// A label inside a sentence: English lowers its first letter, German keeps its nouns.
+const lowerFirst = (s) => (t("style.lower-first") === "yes" ? s.charAt(0).toLowerCase() + s.slice(1) : s);
+
+/** A small count in words ("four"), a larger one in digits. */
+function countWords(n) {
+  return n >= 0 && n <= 10 ? t(`count.${n}`) : fmtInt(n);
+}
 
 /** The note beside the orders: the sender hears the same silence for every failure point. */
 export function sameSilence(points) {
   const n = points.length;
   return {
-    text: `Same silence for all ${COUNT[n] || n} failures`,
-    title: `The sender sees the same silence for every failure point: ${points.map((p) => lowerFirst(failureWords(p).label)).join(", ")}.`,
+    text: t("orders.same-silence", { count: countWords(n) }),
+    title: t("orders.same-silence-title", { points: points.map((p) => lowerFirst(failureWords(p).label)).join(", ") }),
   };
 }
 
@@ -101,130 +110,160 @@ export function chipText(point) {
 
 /** Commands by the name of the control that sends them ("Play: no answer: ..."). */
 const COMMAND_NAME = {
-  "create-order": "Send order", play: "Play", pause: "Pause", step: "Step", reset: "Reset",
-  speed: "Speed", scenario: "Scenario", seed: "Seed", "set-failure": "Failure point",
-  "set-credit-limit": "Credit limit",
+  "create-order": () => t("cmd.create-order"), play: () => t("cmd.play"), pause: () => t("cmd.pause"),
+  step: () => t("cmd.step"), reset: () => t("cmd.reset"), speed: () => t("cmd.speed"),
+  scenario: () => t("cmd.scenario"), seed: () => t("cmd.seed"), "set-failure": () => t("cmd.set-failure"),
+  "set-credit-limit": () => t("cmd.set-credit-limit"),
 };
+
+/** A command's name in words ("Send order"), or its wire name. */
+export function commandName(cmd) {
+  return COMMAND_NAME[cmd] ? COMMAND_NAME[cmd]() : cmd;
+}
 
 /** A command that got no answer in time: it may or may not have been applied. */
 export function noAnswer(cmd) {
-  return `${COMMAND_NAME[cmd] || cmd}: no answer: it may or may not have been applied`;
+  return t("cmd.no-answer", { cmd: commandName(cmd) });
 }
 
 /** The run has nothing left to happen: a tally computed from the store's counts. */
-export function runOver(t, counts, metricsRun) {
-  const head = `Run over at t = ${fmtT(t)}: nothing left to happen.`;
-  if (metricsRun) return `${head} Play or Reset to run it again.`;
+export function runOver(at, counts, metricsRun) {
+  const head = t("run.over", { t: fmtT(at) });
+  if (metricsRun) return t("run.over-metrics", { head });
   const n = counts.orders;
-  const tally = n === 0 ? "No orders" : `${fmtInt(n)} ${n === 1 ? "order" : "orders"}: ` +
-    `${fmtInt(counts.consistent)} consistent, ${fmtInt(counts.diverged)} diverged`;
-  return `${head} ${tally}. Send order (N) to go on.`;
+  const tally = n === 0 ? t("run.no-orders") : t("run.tally", {
+    orders: tn("run.orders", n), consistent: fmtInt(counts.consistent), diverged: fmtInt(counts.diverged),
+  });
+  return t("run.over-orders", { head, tally });
 }
 
+/** The server no longer had the run: a new one started ([heading, line]). */
+export const RUN_REPLACED = [t("run.replaced-head"), t("run.replaced-line")];
 /** A Step with nothing left to happen. */
-export const RUN_REPLACED = [
-  "The server no longer had this run (it was restarted, or the run expired).",
-  "A new run of the scenario started again at t = 0; what was shown before is gone.",
-];
-export const NOTHING_LEFT = "Step: nothing left to happen, the run is over. Send order (N) to go on.";
+export const NOTHING_LEFT = t("run.nothing-left");
 
 /** A command the server refused (a definite answer). */
 export function refused(cmd, message) {
-  return `Could not ${cmd.replace("-", " ")}: ${message}`;
+  const key = COULD_NOT[cmd];
+  return key ? t(key, { message }) : t("cmd.could-not", { cmd: cmd.replace("-", " "), message });
 }
 
-const INT = new Intl.NumberFormat("en-US"); // one formatter: toLocaleString makes one per call
+const COULD_NOT = {
+  "create-order": "cmd.could-not.create-order", play: "cmd.could-not.play", pause: "cmd.could-not.pause",
+  step: "cmd.could-not.step", reset: "cmd.could-not.reset", speed: "cmd.could-not.speed",
+  scenario: "cmd.could-not.scenario", seed: "cmd.could-not.seed", "set-failure": "cmd.could-not.set-failure",
+  "set-credit-limit": "cmd.could-not.set-credit-limit", seek: "cmd.could-not.seek", "step-back": "cmd.could-not.step-back",
+  live: "cmd.could-not.live", fork: "cmd.could-not.fork", export: "cmd.could-not.export",
+  import: "cmd.could-not.import", history: "cmd.could-not.history",
+};
+
+// One formatter each: toLocaleString makes one per call.
+const INT = new Intl.NumberFormat(i18n.lang);
 export const fmtInt = (n) => (typeof n === "number" ? INT.format(n) : "–");
-export const fmtNum = (x) => (typeof x === "number" ? String(Number(x.toFixed(2))) : "–");
-export const fmtT = (t) => `${t.toFixed(t < 100 ? 2 : 1)} s`;
+const UP_TO_2 = new Intl.NumberFormat(i18n.lang, { maximumFractionDigits: 2, useGrouping: false });
+export const fmtNum = (x) => (typeof x === "number" ? UP_TO_2.format(Number(x.toFixed(2))) : "–");
+export const fmtT = (x) => `${i18n.fmtFixed(x, x < 100 ? 2 : 1)} s`;
+/** A share in per cent with `digits` decimals ("12.5 %"). */
+export const fmtPct = (x, digits = 0) => t("num.percent", { n: i18n.fmtFixed(x, digits) });
 
 function who(e) {
   if (e.kind === "MetricSample") return "MetricSample";
-  return `${e.kind} for order #${e.order}`;
+  return t("log.who", { kind: e.kind, order: e.order });
 }
-
-const LEG = { request: "request leg", reply: "reply leg" };
 
 /** One event as a line of the log: [icon, text, tone]. */
 export function describe(e) {
   switch (e.type) {
     case "order-created":
-      return ["✉", `Order #${e.order} created (amount ${fmtInt(e.amount)}), state new`, ""];
+      return ["✉", t("log.order-created", { order: e.order, amount: fmtInt(e.amount) }), ""];
     case "message-sent":
-      return [e.leg === "request" ? "→" : "←", `${who(e)} sent on the ${LEG[e.leg]}`, ""];
+      return [e.leg === "request" ? "→" : "←", t(e.leg === "request" ? "log.sent-request" : "log.sent-reply", { who: who(e) }), ""];
     case "message-delivered":
-      return ["✓", `${who(e)} delivered to the ${e.leg === "request" ? "Customer" : "Order"} service`, "good"];
+      return ["✓", t(e.leg === "request" ? "log.delivered-request" : "log.delivered-reply", { who: who(e) }), "good"];
     case "message-lost":
       if (e.reason === "receiver-down")
-        return ["✗", `${who(e)} lost: the Customer service was down`, "bad"];
-      return ["✗", `${who(e)} lost on the ${LEG[e.leg]}`, "bad"];
+        return ["✗", t("log.lost-receiver-down", { who: who(e) }), "bad"];
+      return ["✗", t(e.leg === "request" ? "log.lost-request" : "log.lost-reply", { who: who(e) }), "bad"];
     case "message-forgotten":
-      return ["✗", `${who(e)} forgotten: the crash wiped it from memory`, "bad"];
+      return ["✗", t("log.forgotten", { who: who(e) }), "bad"];
     case "processing-started":
-      return ["⚙", `Customer service processing order #${e.order}`, ""];
+      return ["⚙", t("log.processing", { order: e.order }), ""];
     case "credit-reserved":
-      return ["✚", `Customer service reserved ${fmtInt(e.amount)} credit for order #${e.order} (reserved ${fmtInt(e.reserved)}, available ${fmtInt(e.available)})`, "react"];
+      return ["✚", t("log.credit-reserved", { amount: fmtInt(e.amount), order: e.order, reserved: fmtInt(e.reserved), available: fmtInt(e.available) }), "react"];
     case "credit-refused":
-      return ["−", `Customer service refused order #${e.order}: insufficient credit (available ${fmtInt(e.available)})`, ""];
-    case "receiver-crashed":
-      return [failureWords(e.point).icon, `Customer service ${failureWords(e.point).happened}${e.order ? ` order #${e.order}` : ""}`, "bad"];
+      return ["−", t("log.credit-refused", { order: e.order, available: fmtInt(e.available) }), ""];
+    case "receiver-crashed": {
+      const w = failureWords(e.point);
+      return [w.icon, e.order ? t("log.receiver-crashed-order", { happened: w.happened, order: e.order }) : t("log.receiver-crashed", { happened: w.happened }), "bad"];
+    }
     case "receiver-restarted":
-      return ["↻", `Customer service restarted (reserved ${fmtInt(e.reserved)} survived)`, ""];
+      return ["↻", t("log.receiver-restarted", { reserved: fmtInt(e.reserved) }), ""];
     case "order-state-changed":
-      return [e.to === "approved" ? "✓" : "✗", `Order #${e.order}: ${e.from} → ${e.to}`, e.to === "approved" ? "good" : ""];
+      return [e.to === "approved" ? "✓" : "✗", t("log.state-changed", { order: e.order, from: stateWord(e.from), to: stateWord(e.to) }), e.to === "approved" ? "good" : ""];
     case "order-consistent":
-      return ["✓", `Order #${e.order} consistent: both services agree (${e.state})`, "good"];
+      return ["✓", t("log.consistent", { order: e.order, state: stateWord(e.state) }), "good"];
     case "order-diverged":
-      return ["⚠", `Order #${e.order} diverged: ${e.reason || e.divergence}`, "alarm"];
+      return ["⚠", t("log.diverged", { order: e.order, reason: divergenceWords(e.divergence, e.reason) }), "alarm"];
     case "invariant-broken":
-      return ["⚠", `ALARM: the Customer service holds ${fmtInt(e.unbacked)} credit that no approved order accounts for`, "alarm"];
+      return ["⚠", t("log.invariant-broken", { unbacked: fmtInt(e.unbacked) }), "alarm"];
     case "invariant-restored":
-      return ["✓", "Credit held and approved orders agree again", "good"];
+      return ["✓", t("log.invariant-restored"), "good"];
     case "sender-timeout":
-      return ["?", `Order #${e.order}: no reply in time. The sender cannot tell what happened`, "unknown"];
+      return ["?", t("log.sender-timeout", { order: e.order }), "unknown"];
     case "reply-ignored":
-      return ["↷", `Late reply for order #${e.order} ignored: the sender stopped waiting`, ""];
+      return ["↷", t("log.reply-ignored", { order: e.order }), ""];
     case "failure-point-changed":
-      if (e.why === "used") return ["•", `${failureWords(e.point).label} fired once and is off again`, ""];
-      return ["•", `${failureWords(e.point).label}: ${modeWords(e.mode, e.probability)}`, ""];
+      if (e.why === "used") return ["•", t("log.failure-used", { label: failureWords(e.point).label }), ""];
+      return ["•", t("log.failure-changed", { label: failureWords(e.point).label, mode: modeWords(e.mode, e.probability) }), ""];
     case "credit-limit-changed":
-      return ["•", `Credit limit set to ${fmtInt(e.credit_limit)}`, ""];
+      return ["•", t("log.credit-limit", { limit: fmtInt(e.credit_limit) }), ""];
     case "sample-recorded":
-      return ["✓", `MetricSample ${fmtNum(e.value)} recorded (average received ${fmtNum(e.seen_mean)})`, ""];
+      return ["✓", t("log.sample-recorded", { value: fmtNum(e.value), mean: fmtNum(e.seen_mean) }), ""];
     default:
       return ["•", e.type, ""];
   }
 }
 
+/** An order state (the engine's name: new, approved, cancelled) in words. */
+export function stateWord(state) {
+  return has(`state.${state}`) ? t(`state.${state}`) : String(state);
+}
+
+/** Why an order diverged, in words: the catalogue's "divergence.<kind>", else the engine's text. */
+export function divergenceWords(kind, text) {
+  if (kind && has(`divergence.${kind}`)) return t(`divergence.${kind}`);
+  return text || kind || "";
+}
+
 export function modeWords(mode, probability) {
-  if (mode === "on") return "on for every message";
-  if (mode === "next") return "armed for the next message";
-  if (probability > 0) return `off, random ${Math.round(probability * 100)}%`;
-  return "off";
+  if (mode === "on") return t("mode.on");
+  if (mode === "next") return t("mode.next");
+  if (probability > 0) return t("mode.random", { pct: fmtInt(Math.round(probability * 100)) });
+  return t("mode.off");
 }
 
 /** A short phrase for one event of an order's story ("what actually happened"), or null. */
 function storyStep(e) {
   switch (e.type) {
     case "message-delivered":
-      return e.leg === "request" ? "arrived" : "reply arrived";
+      return e.leg === "request" ? t("story.arrived") : t("story.reply-arrived");
     case "message-lost": {
-      if (e.reason === "receiver-down") return "request lost: receiver down";
+      if (e.reason === "receiver-down") return t("story.lost-receiver-down");
       const w = failureWords(e.point || e.reason);
       return `${w.icon} ${w.happened}`;
     }
     case "credit-reserved":
-      return "credit reserved";
+      return t("story.credit-reserved");
     case "credit-refused":
-      return "refused: insufficient credit";
+      return t("story.refused");
     case "receiver-crashed": {
       const w = failureWords(e.point);
       return `${w.icon} ${w.happened}`;
     }
     case "message-forgotten":
-      return "⚡ forgotten in a crash";
+      return `⚡ ${t("story.forgotten")}`;
     case "reply-ignored":
-      return "late reply ignored";
+      return t("story.reply-ignored");
     default:
       return null;
   }
@@ -241,7 +280,7 @@ export function orderStory(o) {
   const steps = [];
   let saysReserved = false;
   if (o.at_snapshot && o.at_snapshot.credit_reserved) {
-    steps.push("credit reserved");
+    steps.push(t("story.credit-reserved"));
     saysReserved = true;
   }
   let lastType = null;
@@ -259,22 +298,21 @@ export function orderStory(o) {
 export function senderKnows(o) {
   if (o.sender_saw === "reply") {
     return o.order_state === "approved"
-      ? ["✓", "reply: CreditReserved"]
-      : ["✗", "reply: InsufficientCredit"];
+      ? ["✓", t("knows.reply", { kind: "CreditReserved" })]
+      : ["✗", t("knows.reply", { kind: "InsufficientCredit" })];
   }
-  if (o.sender_saw === "no-reply") return ["?", "no reply: did it happen or not?"];
-  return ["◷", "waiting for a reply"];
+  if (o.sender_saw === "no-reply") return ["?", t("knows.no-reply")];
+  return ["◷", t("knows.waiting")];
 }
 
 /** Samples lost, as "N of M (x.x %)"; `pct` is the share as shown (one decimal). */
 export function samplesLostWords(lost, sent, pct) {
-  return `${fmtInt(lost)} of ${fmtInt(sent)} (${pct.toFixed(1)} %)`;
+  return t("metrics.lost-of", { lost: fmtInt(lost), sent: fmtInt(sent), pct: i18n.fmtFixed(pct, 1) });
 }
 
 /** The line under the metrics: what the verdict is judged against. */
 export function metricsTolerance(tolerancePct, maxLostPct) {
-  return `Tolerance: the average received within ${tolerancePct} % of the average sent, ` +
-    `and at most ${maxLostPct} % of the samples lost.`;
+  return t("metrics.tolerance", { tolerance: fmtNum(tolerancePct), max_lost: fmtNum(maxLostPct) });
 }
 
 /**
@@ -284,19 +322,17 @@ export function metricsTolerance(tolerancePct, maxLostPct) {
  * null before the first sample arrives.
  */
 export function metricsVerdict({ sent, lost, received, lostPct, errorPct, tolerancePct, maxLostPct }) {
-  if (!sent) return ["none", "◷", "No samples yet: press Play to stream them."];
+  if (!sent) return ["none", "◷", t("metrics.none-yet")];
   if (!received || errorPct === null) {
-    return ["none", "◷", `No samples received yet: ${fmtInt(lost)} of ${fmtInt(sent)} lost so far.`];
+    return ["none", "◷", t("metrics.none-received", { lost: fmtInt(lost), sent: fmtInt(sent) })];
   }
-  const error = `${errorPct.toFixed(2)} %`;
+  const error = fmtPct(errorPct, 2);
+  const tolerance = fmtNum(tolerancePct);
   if (errorPct > tolerancePct) {
-    return ["warn", "⚠", `Even metrics suffer at this loss rate: the average is ${error} off, beyond the ` +
-      `${tolerancePct} % tolerance. No state is corrupted, but the figure is no longer trustworthy.`];
+    return ["warn", "⚠", t("metrics.warn-error", { error, tolerance })];
   }
   if (lostPct > maxLostPct) {
-    return ["warn", "⚠", `Even metrics suffer at this loss rate: ${lostPct.toFixed(1)} % of the samples are ` +
-      `lost; the average (${error} off) rests on only ${fmtInt(received)} ${received === 1 ? "sample" : "samples"}.`];
+    return ["warn", "⚠", t("metrics.warn-lost", { lost: i18n.fmtFixed(lostPct, 1), error, samples: tn("metrics.samples", received) })];
   }
-  return ["ok", "✓", `Nothing corrupted: the average barely moved (${error}, within the ${tolerancePct} % ` +
-    "tolerance). No state has to stay in step: a lost sample only thins the data."];
+  return ["ok", "✓", t("metrics.ok", { error, tolerance })];
 }
