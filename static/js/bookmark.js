@@ -12,7 +12,9 @@ import { t } from "./i18n.js";
 import { decodeLog } from "./share.js";
 
 // `lang` is the server's (it picks the page's language, server/i18n.py): known, not read here.
-const BASIC = ["scenario", "seed", "speed", "play", "log", "t", "lang"];
+// `call`: the call mode (async or sync); `lesson` and `step`: a lesson to open (lessons.js
+// checks them against the lessons it has).
+const BASIC = ["scenario", "seed", "speed", "play", "log", "t", "lang", "call", "lesson", "step"];
 // The failure points as the server names them (its join answer's limits.failure_points
 // wins; this list is only for a server that does not send one).
 const FAILURE_POINTS = ["request-lost", "crash-before-processing", "crash-after-processing", "reply-lost"];
@@ -126,6 +128,15 @@ export function readBookmark(search, presets, limits = {}) {
     if (NUMBER.test(raw) && Number(raw) >= 0 && out.log) out.at = Number(raw);
     else problem("t", raw, t("bookmark.allowed-t"));
   }
+  if (params.has("call")) {
+    const raw = params.get("call").trim().toLowerCase();
+    if (raw === "async" || raw === "sync") out.call = raw;
+    else problem("call", raw, t("lessons.call.allowed"));
+  }
+  if (params.has("lesson")) {
+    out.lesson = params.get("lesson").trim();
+    if (params.has("step")) out.step = params.get("step");
+  } else if (params.has("step")) problem("step", params.get("step"), t("lessons.link-step-alone"), true);
   for (const point of points) {
     if (!params.has(point)) continue;
     const raw = params.get(point).trim();
@@ -203,15 +214,21 @@ export class Bookmark {
       } catch {
         /* ignore */
       }
+      if (b.lesson !== undefined && this.openLesson) {
+        // A lesson's link: the lesson sets its own run up (the run's parameters are its).
+        this.openLesson(b.lesson, b.step);
+        Object.assign(b, { log: undefined, scenario: undefined, seed: undefined, call: undefined, failures: {}, speed: undefined, play: false });
+      }
       if (b.log && this.importRun) {
         // A shared run: the preset's config with the link's seed, and the command log
         // (the failure points' settings are in it); replayed to the moment `at`.
         const preset = presets.find((p) => p.name === b.scenario);
-        const config = { ...(preset && preset.config), ...(b.seed !== undefined ? { seed: b.seed } : {}) };
+        const config = { ...(preset && preset.config), ...(b.seed !== undefined ? { seed: b.seed } : {}), ...(b.call ? { call: b.call } : {}) };
         await this.importRun({ format: "at-most-once-run", version: 1, scenario: b.scenario, config, command_log: b.log }, b.at);
-      } else if (b.scenario !== undefined || b.seed !== undefined) {
+      } else if (b.scenario !== undefined || b.seed !== undefined || b.call !== undefined) {
         const fields = { name: b.scenario || this.store.scenario || (presets[0] && presets[0].name) };
         if (b.seed !== undefined) fields.seed = b.seed;
+        if (b.call !== undefined) fields.config = { call: b.call };
         await this.send("scenario", fields);
       }
       // The whole setting of each failure point the link names, over the scenario's.

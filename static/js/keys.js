@@ -52,18 +52,28 @@ export function actionOf(ev) {
   return null;
 }
 
+/** A choice in a radio group (a lesson's prediction): its arrows and Space are its own. */
+function choosing(t, key) {
+  return Boolean(t && t.tagName === "INPUT" && t.type === "radio"
+    && (key === " " || key === "Spacebar" || key.startsWith("Arrow")));
+}
+
 export class Keys {
   /**
    * @param {object} o actions: {toggle, step, back, send, reset, present, help, escape,
-   *   failure(i), arm(i)}; each returns nothing. dialog: the shortcuts <dialog>.
+   *   failure(i), arm(i)}; each returns nothing. dialog: the shortcuts <dialog>. lesson
+   *   (lessons.js): while a lesson is open, Step, Step back and Escape are its Next, Back
+   *   and Close (a clicker's PageDown and PageUp move through the lesson).
    */
-  constructor({ actions, dialog }) {
+  constructor({ actions, dialog, lesson = null }) {
     this.actions = actions;
     this.dialog = dialog;
+    this.lesson = lesson;
     window.addEventListener("keydown", (ev) => this.down(ev), true);
     // A checkbox or button acts on Space's keyup: that one is ours too.
     window.addEventListener("keyup", (ev) => {
-      if ((ev.key === " " || ev.key === "Spacebar") && !typingIn(ev.target) && !this.dialogOpen()) ev.preventDefault();
+      if ((ev.key === " " || ev.key === "Spacebar") && !typingIn(ev.target) && !this.dialogOpen()
+        && !choosing(ev.target, ev.key)) ev.preventDefault();
     }, true);
     // Enter toggles a focused checkbox (Space is Play).
     document.addEventListener("keydown", (ev) => {
@@ -76,7 +86,7 @@ export class Keys {
   }
 
   dialogOpen() {
-    return Boolean(this.dialog && this.dialog.open);
+    return Boolean(this.dialog && this.dialog.open) || Boolean(document.querySelector("dialog[open]"));
   }
 
   down(ev) {
@@ -85,11 +95,12 @@ export class Keys {
       if (ev.key === "Escape") ev.target.blur();
       return;
     }
+    if (choosing(ev.target, ev.key)) return;
     const a = actionOf(ev);
     if (!a) return;
     if (this.dialogOpen()) {
       // The list is open: "?" closes it, Escape closes it natively; other keys wait.
-      if (a.name === "help") {
+      if (a.name === "help" && this.dialog && this.dialog.open) {
         ev.preventDefault();
         this.dialog.close();
       }
@@ -97,7 +108,13 @@ export class Keys {
     }
     ev.preventDefault();
     ev.stopPropagation();
-    const fn = this.actions[a.name];
-    if (fn) fn(a.arg);
+    const lesson = this.lesson && this.lesson.isOpen() ? this.lesson : null;
+    if (lesson && a.name === "step") lesson.next();
+    else if (lesson && a.name === "back") lesson.back();
+    else if (lesson && a.name === "escape" && !(this.actions.noticeShown && this.actions.noticeShown())) lesson.close();
+    else {
+      const fn = this.actions[a.name];
+      if (fn) fn(a.arg);
+    }
   }
 }

@@ -3,6 +3,7 @@
 // The page is a view of the event stream; every change to the simulation is a command.
 import { Announcer } from "./announce.js";
 import { Bookmark } from "./bookmark.js";
+import { CallControl } from "./callmode.js";
 import { VirtualClock } from "./clock.js";
 import { Commands } from "./commands.js";
 import { Connection } from "./connection.js";
@@ -14,6 +15,7 @@ import { Feed } from "./feed.js";
 import { t } from "./i18n.js";
 import { ConnectionIndicator } from "./indicator.js";
 import { Keys } from "./keys.js";
+import { Lessons } from "./lessons.js";
 import { LanguageMenu } from "./langmenu.js";
 import { EventLog } from "./log.js";
 import { startLoop } from "./loop.js";
@@ -95,31 +97,52 @@ const bookmark = new Bookmark({
 commands.after = (cmd) => cmd !== "export" && cmd !== "history" && share.changed();
 const indicator = new ConnectionIndicator($("#connection"), announcer);
 const presentation = new Presentation({ button: $("#present"), onChange: () => stage.resize(), announcer });
+// Lessons (issue 11): the player and its list (keys.js gives it Next, Back and Escape while a
+// lesson is open), and the Call control (asynchronous message or synchronous call).
+const lessons = new Lessons({
+  store, clock, conn, send, timeline, stage, lowerTabs, announcer, notice, share,
+  els: {
+    button: $("#lessons-btn"), dialog: $("#lessons-dialog"), list: $("#lessons-list"), panel: $("#lesson"),
+    title: $("#lesson-title"), pos: $("#lesson-pos"), caption: $("#lesson-caption"), look: $("#lesson-look"),
+    form: $("#lesson-predict"), question: $("#lesson-q"), choices: $("#lesson-choices"), reveal: $("#lesson-reveal"),
+    result: $("#lesson-result"), back: $("#lesson-back"), next: $("#lesson-next"), close: $("#lesson-close"), marks: $("#lesson-marks"),
+  },
+});
+const callControl = new CallControl({ select: $("#call"), store, send });
+bookmark.openLesson = (id, step) => lessons.openFromLink(id, step);
+share.lessonParams = () => lessons.linkParams();
 const keysDialog = $("#keys-dialog");
 $("#keys-help").addEventListener("click", () => keysDialog.showModal());
 const pointAt = (i) => failureControls.points[i];
 new Keys({
   dialog: keysDialog,
+  lesson: lessons,
   actions: {
     ...controls.actions,
     back: () => timeline.stepBack(),
     present: () => presentation.toggle(),
     help: () => keysDialog.showModal(),
     escape: () => (notice.shown ? notice.hide() : presentation.on && presentation.leave()),
+    noticeShown: () => notice.shown, // Escape hides a notice before it closes a lesson
     failure: (i) => pointAt(i) && failureControls.toggle(pointAt(i)),
     arm: (i) => pointAt(i) && failureControls.arm(pointAt(i)),
   },
 });
 
-conn.open(new Feed({
+const feed = new Feed({
   store, clock, view, panels, log, controls, failureControls, bookmark, indicator, commands, announcer, notice, timeline, share, diagram, stats,
-}));
+});
+// A lesson that was open resumes after the first join; the Call control shows each run's.
+const [feedJoined, feedSnapshot] = [feed.onJoined.bind(feed), feed.onSnapshot.bind(feed)];
+feed.onJoined = (answer) => { feedJoined(answer); lessons.joined(); };
+feed.onSnapshot = (snap) => { feedSnapshot(snap); callControl.show(); };
+conn.open(feed);
 startLoop({
   store, clock, view, stage, diagram, panels, log, failureControls, controls, timeline, announcer, stats,
   reducedMotion: window.matchMedia("(prefers-reduced-motion: reduce)"),
 });
 
 // For tests and the browser benchmark: handles to read (tests also call failureControls.build).
-window.amo = { store, view, clock, conn, stage, diagram, costChart, stats, panels, log, failureControls, presentation, timeline, share };
+window.amo = { store, view, clock, conn, stage, diagram, costChart, stats, panels, log, failureControls, presentation, timeline, share, lessons };
 // Rooms: Start a room, Join a room, following (issue 13); window.amo.room.publish / onState.
 window.amo.room = new Room({ conn, notice, announcer, share, header: $("header.bar") });

@@ -86,7 +86,8 @@ export function decodeLog(text) {
 function linkable(run, presets) {
   const p = presets.find((x) => x.name === run.scenario);
   if (!p || !p.config) return false;
-  const a = { ...p.config, seed: run.config.seed };
+  // The seed and the call mode (call=sync) travel in the link.
+  const a = { ...p.config, seed: run.config.seed, ...(run.config.call ? { call: run.config.call } : {}) };
   const b = run.config;
   return JSON.stringify(Object.keys(a).sort().map((k) => [k, a[k]])) ===
     JSON.stringify(Object.keys(b).sort().map((k) => [k, b[k]]));
@@ -94,16 +95,21 @@ function linkable(run, presets) {
 
 /** The address of a run: scenario, seed, speed, the command log and the moment shown, and
  * the page's language when it is not English (`lang`). */
-export function runLink(base, run, { speed, at, lang = i18n.lang }) {
+export function runLink(base, run, { speed, at, lang = i18n.lang, lesson = null }) {
   const q = new URLSearchParams();
   q.set("scenario", run.scenario);
   q.set("seed", String(run.config.seed));
+  if (run.config.call && run.config.call !== "async") q.set("call", run.config.call);
   if (speed && speed !== 1) q.set("speed", String(speed));
   const log = encodeLog(run.command_log);
   if (log === null) return null;
   q.set("log", log);
   if (at !== undefined && at !== null) q.set("t", String(at)); // String(t) round-trips
   if (lang && lang !== "en") q.set("lang", lang);
+  if (lesson) {
+    q.set("lesson", lesson.lesson); // a lesson open at a step (lessons.js)
+    q.set("step", lesson.step);
+  }
   return `${base}?${q.toString().replace(/%7E/gi, "~")}`;
 }
 
@@ -145,7 +151,7 @@ export class Share {
     }
     const at = this.timeline && this.timeline.inPast ? this.timeline.view.t : undefined;
     const base = `${window.location.origin}${window.location.pathname}`;
-    const link = runLink(base, run, { speed: this.clock.speed, at });
+    const link = runLink(base, run, { speed: this.clock.speed, at, lesson: this.lessonParams ? this.lessonParams() : null });
     if (link === null) return { link: null, why: i18n.t("share.why-command") };
     if (link.length > MAX_LINK) {
       return { link: null, why: i18n.t("share.why-long", { n: num(link.length), max: num(MAX_LINK) }) };
@@ -156,8 +162,15 @@ export class Share {
   async updateAddress() {
     const { link, why } = await this.link();
     this.why = why;
+    const lesson = this.lessonParams ? this.lessonParams() : null;
     if (link && link !== this.lastLink) {
       this.setAddress(link);
+    } else if (!link && lesson) {
+      // A lesson's run a link cannot hold: the address still says which lesson and step.
+      const q = new URLSearchParams(lesson);
+      if (i18n.lang && i18n.lang !== "en") q.set("lang", i18n.lang);
+      const only = `${window.location.origin}${window.location.pathname}?${q}`;
+      if (only !== this.lastLink) this.setAddress(only);
     }
   }
 

@@ -121,8 +121,62 @@ export class Stage {
       top: STRIP / 2,
       bottom: this.h - STRIP / 2,
     };
+    this.placeStepNumbers();
     this.measureObstacles();
     this.ctx.setTransform(dpr * k, 0, 0, dpr * k, 0, 0);
+  }
+
+  /** Lessons (issue 11): the three steps numbered on the stage, 1 send, 2 react, 3 reply,
+   * each with the failure points that sit on it (DOM badges, kept clear by the canvas). */
+  showStepNumbers(on) {
+    let box = this.stageEl.querySelector(".step-nums");
+    if (!on) {
+      if (box) box.remove();
+      return;
+    }
+    if (box) return;
+    box = document.createElement("div");
+    box.className = "step-nums";
+    for (const n of [1, 2, 3]) {
+      const b = document.createElement("p");
+      b.className = "step-num";
+      b.dataset.step = String(n);
+      b.innerHTML = `<b class="n">${n}</b> <span class="what"></span> <span class="where"></span>`;
+      b.querySelector(".what").textContent = i18n.t(`lessons.stepnum.${n}`);
+      b.querySelector(".where").textContent = i18n.t(`lessons.stepnum.${n}.fails`);
+      box.append(b);
+    }
+    this.stageEl.append(box);
+    this.placeStepNumbers();
+    this.measureObstacles();
+  }
+
+  placeStepNumbers() {
+    const box = this.stageEl.querySelector(".step-nums");
+    if (!box || !this.legs) return;
+    const k = this.k || 1;
+    const [one, two, three] = box.children;
+    const [rx, ry] = this.point("request", 0.25);
+    const [px, py] = this.point("reply", 0.3);
+    const place = (el, x, y, ax, ay) => {
+      el.style.left = `${Math.round(x * k)}px`;
+      el.style.top = `${Math.round(y * k)}px`;
+      el.style.transform = `translate(${ax}%, ${ay}%)`;
+    };
+    place(one, rx, Math.max(ry + TOKEN_H, this.rows.requestCaption), -50, 0);
+    place(two, this.span[1] - 6, this.rows.middle, -100, -50);
+    place(three, px, Math.min(py - TOKEN_H, this.rows.replyCaption), -50, -100);
+  }
+
+  /** The band of a leg (its lanes) in client pixels: what a lesson highlights. */
+  legRect(leg) {
+    if (!this.legs) return null;
+    const c = this.canvas.getBoundingClientRect();
+    const k = this.k || 1;
+    const y = this.legs[leg].p0[1];
+    const reach = (LANES - 1) * LANE_STEP + TOKEN_H / 2;
+    const [y0, y1] = leg === "request" ? [y - TOKEN_H / 2 - 2 * BEND, y + reach] : [y - reach, y + TOKEN_H / 2 + 2 * BEND];
+    return new DOMRect(c.left + this.span[0] * k, c.top + y0 * k, (this.span[1] - this.span[0]) * k, (y1 - y0) * k);
   }
 
   /** Logical units per CSS pixel: 1 at the base type size (18 px). */
@@ -136,7 +190,8 @@ export class Stage {
     const c = this.canvas.getBoundingClientRect();
     const k = this.k || 1;
     this.obstacles = [];
-    for (const el of this.stageEl.querySelectorAll(".clock, .crash-chip")) {
+    // ... and a lesson's "Look here" labels over the stage (lessons.js).
+    for (const el of [...this.stageEl.querySelectorAll(".clock, .crash-chip, .step-num"), ...document.querySelectorAll("#lesson-marks .look-label")]) {
       const e = el.getBoundingClientRect();
       if (e.width) this.obstacles.push([(e.left - c.left) / k - 6, (e.top - c.top) / k, (e.right - c.left) / k + 6, (e.bottom - c.top) / k]);
     }
