@@ -8,6 +8,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 PIP := $(VPY) -m pip --disable-pip-version-check
 CHROMIUM := /usr/bin/chromium
+REDIS_SERVER := /usr/bin/redis-server
 ARGS ?=
 PYTEST_ARGS ?=
 
@@ -30,13 +31,14 @@ $(VENV)/.stamp-dev: requirements-dev.txt requirements.txt | $(VPY)
 	touch $@
 
 # Playwright drives Debian's Chromium (never `playwright install`: no browser downloads here).
+# The rooms' scale-out tests start Debian's redis-server (tests/test_server_redis.py).
 chromium:
-	@if [ ! -x $(CHROMIUM) ]; then \
+	@if [ ! -x $(CHROMIUM) ] || [ ! -x $(REDIS_SERVER) ]; then \
 	  if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  echo "installing Debian chromium"; \
+	  echo "installing Debian chromium and redis-server"; \
 	  $$SUDO apt-get update && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y \
-	    -o DPkg::Lock::Timeout=600 chromium; \
+	    -o DPkg::Lock::Timeout=600 chromium redis-server; \
 	fi
 
 run: $(VENV)/.stamp-run

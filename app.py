@@ -120,6 +120,24 @@ _VALUE_FLAGS = (
 )
 
 
+def _queue_url(text: str) -> str:
+    if not re.fullmatch(r"rediss?://[^\s]+", text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a Redis URL like redis://127.0.0.1:6379/0")
+    return text
+
+
+def check_queue(url: str) -> str | None:
+    """None if the Redis server at ``url`` answers PING, else why not (one line)."""
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3).ping()
+    except Exception as error:  # redis.ConnectionError, a bad URL, a refused AUTH
+        return f"{type(error).__name__}: {error}".splitlines()[0]
+    return None
+
+
 def build_parser(environ=os.environ) -> argparse.ArgumentParser:
     env = environ.get
     parser = _Parser(
@@ -145,6 +163,12 @@ def build_parser(environ=os.environ) -> argparse.ArgumentParser:
     for flag, variable, check, default, text in _VALUE_FLAGS:
         parser.add_argument(flag, type=check, default=env(variable, default),
                             help=f"{text}; env {variable}")
+    parser.add_argument("--message-queue", type=_queue_url, metavar="URL",
+                        default=env("AMO_MESSAGE_QUEUE") or None,
+                        help="redis://HOST:PORT[/DB]: rooms span every server process that "
+                             "shares this Redis (behind a load balancer with sticky "
+                             "sessions: docs/deployment.md); env AMO_MESSAGE_QUEUE. By "
+                             "default one process, no external service")
     parser.add_argument("--verbose", action="store_true",
                         help="log every HTTP request and Socket.IO connection")
     return parser
@@ -195,6 +219,7 @@ def _create_app(args: argparse.Namespace):
         "AMO_FRAME_EVENTS": args.frame_events,
         "AMO_RATE": args.rate,
         "AMO_BURST": 2 * args.rate,
+        "AMO_MESSAGE_QUEUE": args.message_queue,
         "AMO_LESSONS": os.environ.get("AMO_LESSONS") or None,
     })
 
@@ -219,6 +244,12 @@ def main(argv: list[str] | None = None) -> int:
         # A malformed catalogue or lesson file: one line naming it, no traceback.
         print(f"python app.py: error: {error}", file=sys.stderr, flush=True)
         return 2
+    if args.message_queue:
+        problem = check_queue(args.message_queue)
+        if problem:
+            print(f"python app.py: error: cannot reach the message queue "
+                  f"{args.message_queue}: {problem}", file=sys.stderr, flush=True)
+            return 2
     print(f"at-most-once visualizer {__version__}: open {_url(args.host, args.port)} "
           f"({args.async_mode} mode; Ctrl+C stops)", flush=True)
     try:

@@ -418,3 +418,116 @@ class StreamingSocketIO(RawSocketIO):
         if not isinstance(answer, dict) or not answer.get("ok"):
             raise RuntimeError(f"command {payload.get('cmd')!r} refused: {answer!r}")
         return answer
+
+
+# -- Redis (rooms across server processes: tests/test_server_redis.py, bench/classroom.py) --
+
+REDIS_SERVER_PATH = "/usr/bin/redis-server"
+
+
+def redis_available() -> bool:
+    """Debian's redis-server is installed (``make test`` installs it, like chromium)."""
+    return os.access(REDIS_SERVER_PATH, os.X_OK)
+
+
+class RedisServer:
+    """A throwaway ``redis-server`` on a free loopback port: no persistence, no config file,
+    its log under test-artifacts/. ``url`` is what ``app.py --message-queue`` takes.
+    ``restart()`` keeps the port (servers reconnect to the same URL)."""
+
+    def __init__(self, *, port: int | None = None, log_name: str | None = None,
+                 start: bool = True, startup_timeout: float = 10.0) -> None:
+        self.port = port if port is not None else free_port()
+        name = log_name or f"redis-{os.getpid()}-{next(_log_counter)}"
+        self.log_path = artifacts_path() / f"{safe_name(name)}.log"
+        self.log_path.write_text("")
+        self.startup_timeout = startup_timeout
+        self.proc: subprocess.Popen[bytes] | None = None
+        if start:
+            self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def ping(self, timeout: float = 1.0) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def start(self) -> RedisServer:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [REDIS_SERVER_PATH, "--port", str(self.port), "--bind", "127.0.0.1",
+                 "--save", "", "--appendonly", "no", "--protected-mode", "yes"],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True)
+        deadline = time.monotonic() + self.startup_timeout
+        while not self.ping():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise ServerStartError(f"redis-server did not answer PING on port "
+                                       f"{self.port}; log: {self.log_path}")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+
+    def restart(self) -> RedisServer:
+        self.stop()
+        return self.start()
+
+    def __enter__(self) -> RedisServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class AckingClient:
+    """A python-socketio client that acknowledges every snapshot and batch as it comes (as
+    a page does), so the session it joins never waits for it; every other event is kept in
+    ``received`` as ``(name, payload)``. ``call`` raises nothing: it returns the answer."""
+
+    def __init__(self, url: str, **options) -> None:
+        import socketio  # python-socketio[client]: lazy, only the tests that use it need it
+
+        self.sio = socketio.Client(reconnection=False, **options)
+        self.received: list[tuple[str, object]] = []
+        self.batches: list[dict] = []
+        self.sio.on("snapshot", self._snapshot)
+        self.sio.on("events", self._events)
+        self.sio.on("*", lambda event, *args: self.received.append(
+            (event, args[0] if args else None)))
+        self.sio.connect(url, transports=["websocket"], wait_timeout=10)
+
+    def _snapshot(self, snap: dict) -> None:
+        self.received.append(("snapshot", snap))
+        self._ack(snap["seq"], snap["run"])
+
+    def _events(self, batch: dict) -> None:
+        self.batches.append(batch)
+        self._ack(batch["to_seq"], batch["run"])
+
+    def _ack(self, seq: int, run: int) -> None:
+        try:
+            self.sio.emit("ack", {"seq": seq, "run": run})
+        except Exception:  # disconnected meanwhile: nothing to acknowledge to
+            pass
+
+    def call(self, event: str, payload: object = None, timeout: float = 10.0):
+        return self.sio.call(event, payload, timeout=timeout)
+
+    def close(self) -> None:
+        self.sio.disconnect()

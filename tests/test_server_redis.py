@@ -1,0 +1,162 @@
+"""Rooms across server processes through a real Redis (issue 13): a presenter on process
+A, followers on process B (eventlet and threading), one redis-server, all on loopback.
+The follower on B gets the run rebuilt from the room's record, then A's stream through
+Redis; codes, polls and Take it from here work from B; a follower whose process dies
+resumes on the other at the right seq, nothing missing, nothing twice.
+
+Runs when Debian's redis-server is installed (``make test`` installs it)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.support import (
+    AckingClient,
+    RawSocketIO,
+    RedisServer,
+    ServerProcess,
+    redis_available,
+)
+
+pytestmark = pytest.mark.skipif(not redis_available(),
+                                reason="redis-server is not installed (make test installs it)")
+
+
+@pytest.fixture(scope="module")
+def redis():
+    with RedisServer(log_name="redis-test-server-redis") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def two(redis):
+    a = ServerProcess("eventlet", ["--message-queue", redis.url], log_name="redis-a")
+    b = ServerProcess("threading", ["--message-queue", redis.url], log_name="redis-b")
+    yield a, b
+    a.stop()
+    b.stop()
+
+
+def ok(answer) -> dict:
+    assert isinstance(answer, dict) and answer.get("ok"), answer
+    return answer
+
+
+def events_until(client: RawSocketIO, done, timeout: float = 10.0) -> list:
+    """Read until ``done(received)`` holds; returns the received (name, payload) pairs."""
+    deadline = time.monotonic() + timeout
+    while not done(client.received):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited {timeout} s; got {[n for n, _ in client.received]}")
+        client.read(0.2)
+    return client.received
+
+
+def batches(received) -> list:
+    return [p for n, p in received if n == "events"]
+
+
+def contiguous(snapshot_seq: int, got: list) -> list[int]:
+    seqs = [e["seq"] for b in got for e in b["events"] if e["seq"] > snapshot_seq]
+    assert seqs == sorted(set(seqs)), "a seq twice or out of order"
+    return seqs
+
+
+def test_a_follower_on_another_process_follows_the_presenter(two):
+    a, b = two
+    presenter = AckingClient(a.url)
+    ok(presenter.call("join", {"session": None}))
+    ok(presenter.call("command", {"cmd": "set-failure", "point": "reply-lost", "mode": "on"}))
+    ok(presenter.call("command", {"cmd": "create-order"}))
+    room = ok(presenter.call("room-start"))
+    # The record reaches Redis with the presenter's next message; a step makes one.
+    ok(presenter.call("command", {"cmd": "step"}))
+    time.sleep(0.2)
+
+    follower = RawSocketIO(b.url)
+    found = ok(follower.call("room-code", {"code": room["code"]}))
+    assert found["room"] == room["room"]
+    joined = ok(follower.call("room-join", {"room": room["room"], "follower": "student-b-01"}))
+    assert joined["resumed"] is False
+    (snap,) = [p for n, p in follower.received if n == "snapshot"]
+    follower.received.clear()
+    assert snap["session"] is None and snap["room"] == room["room"]
+    assert snap["state"]["failures"]["reply-lost"]["mode"] == "on"
+
+    # The follower's snapshot is the presenter's run: the presenter's own history agrees.
+    mine = ok(presenter.call("command", {"cmd": "history", "from_seq": 1,
+                                         "to_seq": snap["seq"]}))
+    theirs = ok(follower.call("command", {"cmd": "history", "from_seq": 1,
+                                          "to_seq": snap["seq"]}))
+    assert theirs["events"] == mine["events"] and len(mine["events"]) == snap["seq"]
+    refused = follower.call("command", {"cmd": "play"})
+    assert refused["error"]["field"] == "room"
+
+    ok(presenter.call("command", {"cmd": "speed", "speed": 20}))
+    ok(presenter.call("command", {"cmd": "create-order"}))
+    ok(presenter.call("command", {"cmd": "play"}))
+    got = events_until(follower, lambda r: any(
+        e["type"] == "order-diverged" and e["order"] == 2
+        for b in batches(r) for e in b["events"]))
+    seqs = contiguous(snap["seq"], batches(got))
+    assert seqs[0] == snap["seq"] + 1
+
+    # Polls and counts across processes: the answer on B is counted on A.
+    control = {"room": room["room"], "control": room["control"]}
+    ok(presenter.call("room-poll", {**control, "question": "Q?", "choices": ["a", "b"]}))
+    events_until(follower, lambda r: any(n == "room-poll" for n, _ in r))
+    ok(follower.call("room-answer", {"choice": 1}))
+    revealed = ok(presenter.call("room-reveal", control))
+    assert revealed["poll"]["counts"] == [0, 1]
+    deadline = time.monotonic() + 5
+    while not any(n == "room-status" and p["followers"] == 1 for n, p in presenter.received):
+        assert time.monotonic() < deadline, presenter.received
+        time.sleep(0.1)
+
+    # Take it from here on B: the room's run as B rebuilt it, a session of B's own.
+    ok(presenter.call("command", {"cmd": "pause"}))
+    time.sleep(0.3)
+    took = ok(follower.call("room-take"))
+    assert took["session"] and took["forked_from"]["seq"] > snap["seq"]
+    ok(follower.call("command", {"cmd": "create-order"}))
+    presenter.close()
+    follower.close()
+
+
+def test_followers_of_a_killed_process_resume_on_the_other(redis):
+    a = ServerProcess("eventlet", ["--message-queue", redis.url], log_name="redis-kill-a")
+    b = ServerProcess("eventlet", ["--message-queue", redis.url], log_name="redis-kill-b")
+    try:
+        presenter = AckingClient(a.url)
+        ok(presenter.call("join", {"session": None}))
+        room = ok(presenter.call("room-start"))
+        ok(presenter.call("command", {"cmd": "scenario", "name": "lossy-network",
+                                      "config": {"orders": 100_000}}))  # goes on and on
+        ok(presenter.call("command", {"cmd": "speed", "speed": 4}))
+        ok(presenter.call("command", {"cmd": "play"}))
+        time.sleep(0.3)
+        follower = RawSocketIO(b.url)
+        ok(follower.call("room-join", {"room": room["room"]}))
+        (snap,) = [p for n, p in follower.received if n == "snapshot"]
+        events_until(follower, lambda r: len(batches(r)) >= 3)
+        seen = contiguous(snap["seq"], batches(follower.received))
+        last = seen[-1]
+        b.stop()  # the follower's process dies mid-lecture
+        follower.abort()
+        # The presenter goes on meanwhile.
+        ok(presenter.call("command", {"cmd": "create-order"}))
+        time.sleep(0.3)
+        again = RawSocketIO(a.url)
+        answer = ok(again.call("room-join", {"room": room["room"], "last_seq": last,
+                                             "run": snap["run"]}))
+        assert answer["resumed"] is True
+        got = events_until(again, lambda r: len(batches(r)) >= 3)
+        after = contiguous(last, batches(got))
+        assert after[0] == last + 1  # nothing missing, nothing twice
+        presenter.close()
+        again.close()
+    finally:
+        a.stop()
+        b.stop()
