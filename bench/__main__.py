@@ -19,6 +19,8 @@ BENCHMARKS = {
     "diagram": "bench.diagram",
     "history": "bench.history",
     "sweep": "bench.sweep",
+    "classroom": "bench.classroom",
+    "semantics": "bench.semantics",
 }
 
 
