@@ -27,6 +27,7 @@ const FAILURE_SHAPES = {
   "crash-before-processing": { icon: "⚡", chip: "top" },
   "crash-after-processing": { icon: "⚡", chip: "bottom" },
   "reply-lost": { icon: "✂", leg: "reply" },
+  "sender-crash": { icon: "⚡" },
 };
 
 function wordsOf(point, shape) {
