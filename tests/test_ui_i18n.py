@@ -215,7 +215,7 @@ def test_copy_link_carries_the_language(browser, server):
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
     page = context.new_page()
     try:
-        open_page(page, server.url, "?lang=de&scenario=happy-path")
+        open_page(page, server.url, "?lang=de&scenario=happy-path&speed=20&play=1")
         page.locator("#send").click()
         page.wait_for_function("() => window.amo.store.counts.orders >= 2")
         page.locator("#run-menu summary").click()
