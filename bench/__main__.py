@@ -20,6 +20,7 @@ BENCHMARKS = {
     "history": "bench.history",
     "sweep": "bench.sweep",
     "classroom": "bench.classroom",
+    "classroom": "bench.classroom",
     "semantics": "bench.semantics",
 }
 

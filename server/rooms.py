@@ -92,6 +92,8 @@ class Owned:
     status: dict | None = None  # the last room-status sent to the presenter
     away: bool | None = None  # presenter away (said to the followers)
     touched: float = 0.0
+    control: str = ""  # the control token's hash, to write the record again
+    snapshot: dict | None = None  # the run's fields of the latest snapshot (for replicas)
 
 
 @dataclass
@@ -263,7 +265,8 @@ class Rooms:
                 else:
                     raise CommandError("room", None, "a free code: too many rooms, try again")
                 meta["code"] = code
-                owned = Owned(token, code, session.token, time.time())
+                owned = Owned(token, code, session.token, time.time(),
+                              control=meta["control"])
                 self.owned[token] = owned
                 self.by_session[session.token] = token
                 self._record(owned, session, full=True)
@@ -656,8 +659,8 @@ class Rooms:
             fields.update({"scenario": session.scenario,
                            "config": dump_run(sim.config, [], session.scenario)["config"]})
             if snapshot is not None:
-                fields["snapshot"] = {k: v for k, v in snapshot.items()
-                                      if k not in MOMENT_FIELDS}
+                owned.snapshot = {k: v for k, v in snapshot.items() if k not in MOMENT_FIELDS}
+            fields["snapshot"] = owned.snapshot
             log_change = (session.run, list(entries), True)
         elif len(entries) > owned.logged:
             log_change = (session.run, entries[owned.logged:], False)
@@ -707,7 +710,9 @@ class Rooms:
                             self.hub._leave(sid, FOLLOW + token)
                 self.replicas.pop(token, None)
         for token, (owned, session) in owned_now.items():
-            meta = self.store.meta(token) or {}
+            meta = self.store.meta(token)
+            if meta is None or "config" not in meta:
+                meta = self._restore(owned, session, meta)
             poll = meta.get("poll")
             answered = sum(self.store.tally(token, poll["id"], len(poll["choices"]))) \
                 if poll else 0
@@ -726,6 +731,20 @@ class Rooms:
                 if session is not None:
                     with self.hub.lock:
                         self._record(owned, session)
+
+    def _restore(self, owned: Owned, session, meta: dict | None) -> dict:
+        """The record is gone (Redis restarted without its data): write it again from
+        what this process holds, so followers elsewhere can (re)join. The poll is lost."""
+        fields = {"control": owned.control, "created": time.time(), "owner": self.host,
+                  "poll": (meta or {}).get("poll"), "state": (meta or {}).get("state"),
+                  "code": owned.code}
+        self.store.create(owned.token, owned.code, fields)
+        self.store.update(owned.token, fields)
+        if session is not None:
+            with self.hub.lock:
+                self._record(owned, session, full=True)
+        log.warning("room %s: record written again (the store had lost it)", owned.token[:6])
+        return self.store.meta(owned.token) or fields
 
     def stats(self) -> dict:
         return {"rooms": len(self.owned), "followers": len(self.follows),
