@@ -13,6 +13,7 @@ from .names import CALL_MODES, FAILURE_POINTS, OUTBOXES, SEED_FAILURE_POINTS, SE
 from .presets import PRESETS, describe_presets, preset_config, preset_names, preset_script
 from .simulation import Simulation
 from .sweep import loss_sweep
+from .truth import truth_table
 
 __version__ = "0.1.0"
 
@@ -21,5 +22,5 @@ __all__ = [
     "FAILURE_POINTS", "OUTBOXES", "SEED_FAILURE_POINTS", "SEMANTICS",
     "FailureSetting", "History", "PRESETS", "Simulation", "describe_presets", "loss_sweep",
     "normalize_command",
-    "preset_config", "preset_names", "preset_script", "__version__",
+    "preset_config", "preset_names", "preset_script", "truth_table", "__version__",
 ]
