@@ -77,7 +77,12 @@ export class Lessons {
     this.runNo = null; // the run the lesson's steps were played in
     this.revealed = false;
     this.speed = 1;
-    this.fast = false; // tests: speeds x20
+    this.fast = false; // tests and rehearsals: speeds x20 (localStorage amo.lessons.fast = "1")
+    try {
+      this.fast = localStorage.getItem("amo.lessons.fast") === "1";
+    } catch {
+      /* private mode */
+    }
     this.linked = false; // a link opened a lesson: do not resume another
     this.state = load();
     const { els } = this;
@@ -291,6 +296,8 @@ export class Lessons {
     this.runNo = this.conn.run;
     this.busy = false;
     this.renderBusy();
+    // The status line says where the lesson is (a snapshot's "Ready, paused…" would not).
+    this.announcer.say(`${t("lessons.step", { n: n + 1, m: steps.length })}: ${t(`lesson.${lesson.id}.${n + 1}.caption`)}`);
     // Resuming a question already answered: reveal it again, with the answer given.
     const answer = p.answers[n + 1];
     if (step.predict && how === "jump" && answer && answer.revealed) {

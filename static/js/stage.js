@@ -175,7 +175,7 @@ export class Stage {
     const k = this.k || 1;
     const y = this.legs[leg].p0[1];
     const reach = (LANES - 1) * LANE_STEP + TOKEN_H / 2;
-    const [y0, y1] = leg === "request" ? [y - TOKEN_H / 2 - 2 * BEND, y + reach] : [y - reach, y + TOKEN_H / 2 + 2 * BEND];
+    const [y0, y1] = leg === "request" ? [y - TOKEN_H / 2 - BEND, y + reach] : [y - reach, y + TOKEN_H / 2 + BEND];
     return new DOMRect(c.left + this.span[0] * k, c.top + y0 * k, (this.span[1] - this.span[0]) * k, (y1 - y0) * k);
   }
 
