@@ -58,6 +58,15 @@ const LOOK_SELECTORS = {
   call: "#call-field", metrics: "#metrics-panel", clock: "#clock",
 };
 
+/** The smallest box holding every box of `rects` (null: none). */
+function union(rects) {
+  const r = rects.filter((x) => x.width > 0);
+  if (!r.length) return null;
+  const left = Math.min(...r.map((x) => x.left));
+  const top = Math.min(...r.map((x) => x.top));
+  return new DOMRect(left, top, Math.max(...r.map((x) => x.right)) - left, Math.max(...r.map((x) => x.bottom)) - top);
+}
+
 const nextFrame = () => new Promise((r) => setTimeout(r, 40));
 
 export class Lessons {
@@ -484,6 +493,7 @@ export class Lessons {
       const sel = m ? `#orders tbody tr[data-order="${m[1]}"]` : LOOK_SELECTORS[x];
       const el = sel ? $(sel) : null;
       if (x === "request-leg" || x === "reply-leg") rect = this.stage.legRect(x === "request-leg" ? "request" : "reply");
+      else if (x === "steps") rect = union([...document.querySelectorAll("#stage-view .step-num")].map((e) => e.getBoundingClientRect()));
       else if (el && el.getClientRects().length) rect = el.getBoundingClientRect();
       if (rect && rect.width > 0 && rect.height > 0) out.push({ x, rect });
     }
@@ -500,6 +510,7 @@ export class Lessons {
         return;
       }
       const targets = this.lookTargets();
+      const panelBottom = this.els.panel.getBoundingClientRect().bottom;
       while (marks.childElementCount > targets.length) marks.lastElementChild.remove();
       targets.forEach(({ x, rect }, i) => {
         let box = marks.children[i];
@@ -519,7 +530,8 @@ export class Lessons {
         s.top = px(rect.top);
         s.width = px(rect.width);
         s.height = px(rect.height);
-        box.dataset.below = String(rect.top < 40);
+        // The label goes above the box, or inside it where above is the lesson's strip.
+        box.dataset.inside = String(rect.top - 30 < panelBottom);
       });
     };
     requestAnimationFrame(tick);

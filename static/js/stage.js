@@ -156,16 +156,18 @@ export class Stage {
     if (!box || !this.legs) return;
     const k = this.k || 1;
     const [one, two, three] = box.children;
-    const [rx, ry] = this.point("request", 0.25);
-    const [px, py] = this.point("reply", 0.3);
     const place = (el, x, y, ax, ay) => {
       el.style.left = `${Math.round(x * k)}px`;
       el.style.top = `${Math.round(y * k)}px`;
       el.style.transform = `translate(${ax}%, ${ay}%)`;
     };
-    place(one, rx, Math.max(ry + TOKEN_H, this.rows.requestCaption), -50, 0);
-    place(two, this.span[1] - 6, this.rows.middle, -100, -50);
-    place(three, px, Math.min(py - TOKEN_H, this.rows.replyCaption), -50, -100);
+    // 1 under the request leg by the sender, 3 over the reply leg by the receiver, 2 between
+    // them by the receiver: three rows, so they never cover each other.
+    const yReq = this.legs.request.p0[1] + TOKEN_H / 2 + 3;
+    const yRep = this.legs.reply.p0[1] - TOKEN_H / 2 - 3;
+    place(one, this.span[0] + 4, yReq, 0, 0);
+    place(two, this.span[1] - 4, (yReq + yRep) / 2, -100, -50);
+    place(three, this.span[1] - 4, yRep, -100, -100);
   }
 
   /** The band of a leg (its lanes) in client pixels: what a lesson highlights. */
