@@ -3,12 +3,14 @@ can and cannot tell. Every assertion is about what a person sees on the page."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 from playwright.sync_api import expect
 
 from engine.names import FAILURE_POINTS
+from tests.support import REPO_ROOT
 from tests.test_ui_support import (
     FAST,
     actual,
@@ -248,14 +250,20 @@ def test_failure_controls_come_from_the_servers_points_and_one_table(page, serve
             f"⚡ {label[0].lower()}{label[1:]}")
     for name in ("Request leg loss probability", "Reply leg loss probability"):
         expect(page.get_by_role("slider", name=name, exact=True)).to_be_visible()
+    # Each point's label (static/i18n/en.json "failure.<point>.label"), first letter lowered.
+    en = json.loads((REPO_ROOT / "static" / "i18n" / "en.json").read_text(encoding="utf-8"))
+    lowered = [en[f"failure.{p}.label"] for p in FAILURE_POINTS]
+    lowered = [w[0].lower() + w[1:] for w in lowered]
+    count = ["no", "one", "two", "three", "four", "five", "six", "seven"]
     expect(page.locator("#same-note")).to_have_attribute(
-        "title", "The sender sees the same silence for every failure point: request lost, "
-        "crash before processing, crash after processing, reply lost.")
-    expect(page.locator("#same-note")).to_contain_text("Same silence for all four failures")
+        "title", f"The sender sees the same silence for every failure point: {', '.join(lowered)}.")
+    expect(page.locator("#same-note")).to_contain_text(
+        f"Same silence for all {count[len(FAILURE_POINTS)]} failures")
     # A failure point missing from the table: controls named by its wire name.
     page.evaluate("(points) => window.amo.failureControls.build([...points, 'disk-full'])",
                   list(FAILURE_POINTS))
     expect(failure(page, "disk-full")).to_be_visible()
     expect(page.locator("#failures .frow")).to_have_count(len(FAILURE_POINTS) + 1)
     expect(page.get_by_role("slider", name="disk-full probability", exact=True)).to_be_visible()
-    expect(page.locator("#same-note")).to_contain_text("Same silence for all five failures")
+    expect(page.locator("#same-note")).to_contain_text(
+        f"Same silence for all {count[len(FAILURE_POINTS) + 1]} failures")
