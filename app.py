@@ -205,25 +205,6 @@ def _url(host: str, port: int) -> str:
     return f"http://{shown}:{port}/"
 
 
-def _create_app(args: argparse.Namespace):
-    """The app for these flags. The lessons' folder may be another (env AMO_LESSONS)."""
-    return create_app({
-        "AMO_ASYNC_MODE": args.async_mode,
-        "AMO_ALLOW_ORIGINS": tuple(args.allow_origin),
-        "AMO_BIND": (args.host, args.port),
-        "AMO_ALLOW_HOSTS": tuple(args.allow_host),
-        "AMO_SESSION_RATE": args.session_rate,
-        "AMO_GRACE": args.grace,
-        "AMO_MAX_SESSIONS": args.max_sessions,
-        "AMO_WINDOW": args.window,
-        "AMO_FRAME_EVENTS": args.frame_events,
-        "AMO_RATE": args.rate,
-        "AMO_BURST": 2 * args.rate,
-        "AMO_MESSAGE_QUEUE": args.message_queue,
-        "AMO_LESSONS": os.environ.get("AMO_LESSONS") or None,
-    })
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.async_mode == "eventlet":
@@ -238,10 +219,23 @@ def main(argv: list[str] | None = None) -> int:
         import flask.cli
 
         flask.cli.show_server_banner = lambda *a, **k: None
-    try:
-        app = _create_app(args)
+    try:  # a malformed catalogue or lesson file (env AMO_LESSONS: another folder) stops it
+        app = create_app({
+            "AMO_ASYNC_MODE": args.async_mode,
+            "AMO_ALLOW_ORIGINS": tuple(args.allow_origin),
+            "AMO_BIND": (args.host, args.port),
+            "AMO_ALLOW_HOSTS": tuple(args.allow_host),
+            "AMO_SESSION_RATE": args.session_rate,
+            "AMO_GRACE": args.grace,
+            "AMO_MAX_SESSIONS": args.max_sessions,
+            "AMO_WINDOW": args.window,
+            "AMO_FRAME_EVENTS": args.frame_events,
+            "AMO_RATE": args.rate,
+            "AMO_BURST": 2 * args.rate,
+            "AMO_MESSAGE_QUEUE": args.message_queue,
+            "AMO_LESSONS": os.environ.get("AMO_LESSONS") or None,
+        })
     except (CatalogueError, LessonError) as error:
-        # A malformed catalogue or lesson file: one line naming it, no traceback.
         print(f"python app.py: error: {error}", file=sys.stderr, flush=True)
         return 2
     if args.message_queue:
