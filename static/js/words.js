@@ -34,6 +34,7 @@ function wordsOf(point, shape) {
   const key = (word) => `failure.${point}.${word}`;
   const w = { label: t(key("label")), icon: shape.icon, happened: t(key("happened")), ...shape };
   for (const word of ["slider", "explains", "effect"]) if (has(key(word))) w[word] = t(key(word));
+  if (has(key("switch"))) w.switchText = t(key("switch")); // its switch on the stage, if shorter
   return w;
 }
 
@@ -106,7 +107,8 @@ export function sameSilence(points) {
 
 /** A failure point's switch on the stage: "⚡ crash before processing". */
 export function chipText(point) {
-  return lowerFirst(failureWords(point).label);
+  const w = failureWords(point);
+  return w.switchText || lowerFirst(w.label);
 }
 
 /** Commands by the name of the control that sends them ("Play: no answer: ..."). */
