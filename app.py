@@ -49,11 +49,10 @@ import logging  # noqa: E402
 import re  # noqa: E402
 
 from engine import __version__  # noqa: E402
-from server import create_app, serve  # noqa: E402
+from server import create_app, roomstore, serve  # noqa: E402
 from server.i18n import CatalogueError  # noqa: E402
 from server.lessons import LessonError  # noqa: E402
 from server.session import Limits  # noqa: E402
-from server.transport import QuietWebSocketLeftovers  # noqa: E402
 
 log = logging.getLogger("amo")
 
@@ -127,17 +126,6 @@ def _queue_url(text: str) -> str:
     return text
 
 
-def check_queue(url: str) -> str | None:
-    """None if the Redis server at ``url`` answers PING, else why not (one line)."""
-    try:
-        import redis
-
-        redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3).ping()
-    except Exception as error:  # redis.ConnectionError, a bad URL, a refused AUTH
-        return f"{type(error).__name__}: {error}".splitlines()[0]
-    return None
-
-
 def build_parser(environ=os.environ) -> argparse.ArgumentParser:
     env = environ.get
     parser = _Parser(
@@ -205,20 +193,16 @@ def _url(host: str, port: int) -> str:
     return f"http://{shown}:{port}/"
 
 
+def _fail(message: str, status: int) -> int:
+    print(f"python app.py: error: {message}", file=sys.stderr, flush=True)
+    return status
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.async_mode == "eventlet":
         patch_eventlet()  # already done at import when run as a script
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO if args.verbose else logging.WARNING)
-    logging.getLogger("werkzeug").addFilter(QuietWebSocketLeftovers())
-    if not args.verbose:
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        import flask.cli
-
-        flask.cli.show_server_banner = lambda *a, **k: None
+    serve.configure_logging(log, args.verbose)
     try:  # a malformed catalogue or lesson file (env AMO_LESSONS: another folder) stops it
         app = create_app({
             "AMO_ASYNC_MODE": args.async_mode,
@@ -236,14 +220,11 @@ def main(argv: list[str] | None = None) -> int:
             "AMO_LESSONS": os.environ.get("AMO_LESSONS") or None,
         })
     except (CatalogueError, LessonError) as error:
-        print(f"python app.py: error: {error}", file=sys.stderr, flush=True)
-        return 2
+        return _fail(str(error), 2)
     if args.message_queue:
-        problem = check_queue(args.message_queue)
+        problem = roomstore.check_queue(args.message_queue)
         if problem:
-            print(f"python app.py: error: cannot reach the message queue "
-                  f"{args.message_queue}: {problem}", file=sys.stderr, flush=True)
-            return 2
+            return _fail(f"cannot reach the message queue {args.message_queue}: {problem}", 2)
     print(f"at-most-once visualizer {__version__}: open {_url(args.host, args.port)} "
           f"({args.async_mode} mode; Ctrl+C stops)", flush=True)
     try:
@@ -257,9 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 0
     except OSError as error:
-        print(f"python app.py: error: cannot listen on {args.host}:{args.port}: {error}",
-              file=sys.stderr, flush=True)
-        return 1
+        return _fail(f"cannot listen on {args.host}:{args.port}: {error}", 1)
     return 0
 
 

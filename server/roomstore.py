@@ -215,3 +215,14 @@ class RedisRoomStore(MemoryRoomStore):
         if meta is not None:
             pipe.expire(self._k("code", json.loads(meta)), int(ttl))
         pipe.execute()
+
+
+def check_queue(url: str) -> str | None:
+    """None if the Redis server at ``url`` answers PING, else why not (one line)."""
+    try:
+        import redis  # only when a queue is configured
+
+        redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3).ping()
+    except Exception as error:  # redis.ConnectionError, a bad URL, a refused AUTH
+        return f"{type(error).__name__}: {error}".splitlines()[0]
+    return None

@@ -26,6 +26,8 @@ import signal
 import socket
 import sys
 
+from . import transport
+
 STOP_WAIT = 0.5  # seconds requests in flight get when the server stops
 HARD_STOP = 1.5  # seconds after a stop signal at which the process exits, whatever runs
 
@@ -147,3 +149,17 @@ def serve_threading(app, host: str, port: int, verbose: bool) -> None:
         pass
     finally:
         server.server_close()
+
+
+def configure_logging(log: logging.Logger, verbose: bool) -> None:
+    """The entry point's log: one line per record; Werkzeug quiet unless ``verbose``."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO if verbose else logging.WARNING)
+    logging.getLogger("werkzeug").addFilter(transport.QuietWebSocketLeftovers())
+    if not verbose:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        import flask.cli
+
+        flask.cli.show_server_banner = lambda *a, **k: None
