@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 from engine import ConfigError
 from engine.sweep import check_sweep, iter_loss_sweep, sweep_header
 
-from . import compress, rooms, transport
+from . import compare, compress, rooms, transport
 from .guard import Guard, HostCheck
 from .handlers import register_ack, socketio
 from .hub import Hub
@@ -53,9 +53,6 @@ DEFAULTS = {
     "AMO_SHED_AFTER": 10.0,  # seconds an event waits so before its connection is closed
     "AMO_PACER": True,  # start the frame loop (in-process tests tick by hand)
     "AMO_CLOCK": time.monotonic,
-    "AMO_MESSAGE_QUEUE": None,  # redis://... : rooms span the processes sharing it (rooms.py)
-    "AMO_ROOM_IDLE": 3 * 3600.0,  # seconds a room lasts without a presenter command
-    "AMO_CODE_RATE": 10.0,  # room code attempts per minute per address (bursts of as many)
     "AMO_MESSAGE_QUEUE": None,  # redis://... : rooms span the processes sharing it (rooms.py)
     "AMO_ROOM_IDLE": 3 * 3600.0,  # seconds a room lasts without a presenter command
     "AMO_CODE_RATE": 10.0,  # room code attempts per minute per address (bursts of as many)
@@ -159,7 +156,6 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["amo_hub"] = hub
     register_ack(hub)
     rooms.install(app, hub)  # presenters and followers (issue 13)
-    rooms.install(app, hub)  # presenters and followers (issue 13)
 
     compress.install(app)
 
@@ -200,6 +196,9 @@ def create_app(config: dict | None = None) -> Flask:
             return (f"400 bad request: {error}\n", 400,
                     {"Content-Type": "text/plain; charset=utf-8"})
         return jsonify(sweeps.get(args))
+
+    # The three delivery semantics side by side and the truth table (issue 12).
+    compare.install(app, socketio.sleep)
 
     @app.get("/api/lessons")
     def lessons_api():
