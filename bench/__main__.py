@@ -20,7 +20,6 @@ BENCHMARKS = {
     "history": "bench.history",
     "sweep": "bench.sweep",
     "classroom": "bench.classroom",
-    "classroom": "bench.classroom",
     "semantics": "bench.semantics",
 }
 
