@@ -283,3 +283,12 @@ def test_an_unknown_language_is_english_with_the_reason(client):
     data = embedded(html)
     assert data["lang"] == "en" and "'xx'" in data["error"]
     assert load("en")["cmd.play"] in html
+
+
+def test_no_words_in_stylesheets():
+    """Words drawn by CSS (``content: "..."``) would escape the catalogues: only symbols,
+    or ``attr(...)`` of an attribute the page fills from them."""
+    for path in sorted((ROOT / "static" / "css").glob("*.css")):
+        css = path.read_text(encoding="utf-8")
+        for text in re.findall(r'content:\s*"([^"]*)"', css):
+            assert not re.search(r"[A-Za-zÄÖÜäöüß]{2,}", text), f"{path.name}: content {text!r}"

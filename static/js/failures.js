@@ -65,7 +65,7 @@ export class FailureControls {
         `<button type="button" class="next-btn" data-point="${p}" aria-pressed="false" aria-label="${esc(t("failures.next-label", { label: w.label }))}" title="${esc(t("failures.next-title"))}">${esc(t("failures.next"))}</button>` +
         `<label class="prob"><span>${kind}</span>
           <input type="range" min="0" max="100" step="1" value="0" data-point="${p}" aria-label="${esc(sliderName)}">
-          <output>${esc(pctWords(0))}</output></label>`;
+          <output data-every="${esc(t("failures.every"))}">${esc(pctWords(0))}</output></label>`;
       this.panel.append(row);
       const box = row.querySelector('input[type="checkbox"]');
       box.addEventListener("change", () => {
@@ -100,7 +100,7 @@ export class FailureControls {
         this.chips.push({ point, el: chip });
       }
     }
-    const note = sameSilence(this.points);
+    const note = sameSilence(this.points.filter((p) => failureWords(p).silent !== false));
     this.sameNote.title = note.title;
     this.sameNote.querySelector(".same-text").textContent = note.text;
     this.view.dirty.failures = true;

@@ -27,7 +27,8 @@ const FAILURE_SHAPES = {
   "crash-before-processing": { icon: "⚡", chip: "top" },
   "crash-after-processing": { icon: "⚡", chip: "bottom" },
   "reply-lost": { icon: "✂", leg: "reply" },
-  "sender-crash": { icon: "⚡" },
+  // The sender knows it crashed: not the silence the other four leave it with.
+  "sender-crash": { icon: "⚡", silent: false },
 };
 
 function wordsOf(point, shape) {
