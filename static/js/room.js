@@ -170,7 +170,7 @@ export class Room {
   build() {
     const header = this.header;
     const anchor = header.querySelector("#present");
-    this.startBtn = el("button", { type: "button", id: "room-start", class: "bar-btn" }, el("span", { "aria-hidden": "true", text: "⧉ " }), t("room.start"));
+    this.startBtn = el("button", { type: "button", id: "room-start", class: "bar-btn" }, el("span", { "aria-hidden": "true", text: "◎ " }), t("room.start"));
     this.joinBtn = el("button", { type: "button", id: "room-join-open", class: "bar-btn", text: t("room.join-open") });
     (anchor ? anchor.parentElement : header).insertBefore(this.joinBtn, anchor ? anchor.nextSibling : null);
     this.joinBtn.parentElement.insertBefore(this.startBtn, this.joinBtn);
