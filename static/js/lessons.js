@@ -530,7 +530,7 @@ export class Lessons {
         s.top = px(rect.top);
         s.width = px(rect.width);
         s.height = px(rect.height);
-        // The label goes above the box, or inside it where above is the lesson's strip.
+        // The label goes above the box, or under it where above is the lesson's strip.
         box.dataset.inside = String(rect.top - 30 < panelBottom);
       });
     };
