@@ -162,7 +162,7 @@ def compare(args: tuple, pause: Callable[[float], object] = lambda s: None) -> d
     for semantics in N.SEMANTICS:
         lanes.append(play_lane(args, semantics))
         pause(0)
-    setup = {"case": ",".join(case) if case is not None else None, "scenario": scenario,
+    setup = {"case": (",".join(case) or "none") if case is not None else None, "scenario": scenario,
              "seed": seed, "orders": orders, "failures": {p: dict(s) for p, s in failures},
              "max_attempts": max_attempts, "outbox": outbox}
     return {"setup": setup, "end": max(lane["end"] for lane in lanes), "lanes": lanes,

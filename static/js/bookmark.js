@@ -14,7 +14,10 @@ import { decodeLog } from "./share.js";
 // `lang` is the server's (it picks the page's language, server/i18n.py): known, not read here.
 // `call`: the call mode (async or sync); `lesson` and `step`: a lesson to open (lessons.js
 // checks them against the lessons it has).
-const BASIC = ["scenario", "seed", "speed", "play", "log", "t", "lang", "call", "lesson", "step"];
+// `view=semantics` opens Compare semantics (semantics.js), with its own `case`, `orders`,
+// `max_attempts` and `outbox`, checked by the server's GET /api/compare.
+const BASIC = ["scenario", "seed", "speed", "play", "log", "t", "lang", "call", "lesson", "step",
+  "view", "case", "orders", "max_attempts", "outbox"];
 // The failure points as the server names them (its join answer's limits.failure_points
 // wins; this list is only for a server that does not send one).
 const FAILURE_POINTS = ["request-lost", "crash-before-processing", "crash-after-processing", "reply-lost"];

@@ -65,10 +65,12 @@ export class Keys {
    *   (lessons.js): while a lesson is open, Step, Step back and Escape are its Next, Back
    *   and Close (a clicker's PageDown and PageUp move through the lesson).
    */
-  constructor({ actions, dialog, lesson = null }) {
+  constructor({ actions, dialog, lesson = null, view = null }) {
     this.actions = actions;
     this.dialog = dialog;
     this.lesson = lesson;
+    // A view over the page (semantics.js) that, while open, takes the keys it knows.
+    this.view = view;
     window.addEventListener("keydown", (ev) => this.down(ev), true);
     // A checkbox or button acts on Space's keyup: that one is ours too.
     window.addEventListener("keyup", (ev) => {
@@ -109,7 +111,9 @@ export class Keys {
     ev.preventDefault();
     ev.stopPropagation();
     const lesson = this.lesson && this.lesson.isOpen() ? this.lesson : null;
-    if (lesson && a.name === "step") lesson.next();
+    const view = this.view && this.view.isOpen() ? this.view : null;
+    if (view && view.keys[a.name]) view.keys[a.name](a.arg);
+    else if (lesson && a.name === "step") lesson.next();
     else if (lesson && a.name === "back") lesson.back();
     else if (lesson && a.name === "escape" && !(this.actions.noticeShown && this.actions.noticeShown())) lesson.close();
     else {

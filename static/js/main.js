@@ -23,6 +23,7 @@ import { Notice } from "./notice.js";
 import { Panels } from "./panels.js";
 import { Presentation } from "./present.js";
 import { Room, roomConnection } from "./room.js";
+import { SemanticsView, setupFrom } from "./semantics.js";
 import { Share } from "./share.js";
 import { Stage } from "./stage.js";
 import { Timeline } from "./timeline.js";
@@ -111,12 +112,31 @@ const lessons = new Lessons({
 const callControl = new CallControl({ select: $("#call"), store, send });
 bookmark.openLesson = (id, step) => lessons.openFromLink(id, step);
 share.lessonParams = () => lessons.linkParams();
+// Compare semantics (issue 12): three lanes on one clock and the truth table, over the page;
+// it owns the address bar while open (view=semantics) and the keys it knows.
+const semantics = new SemanticsView({
+  notice, announcer,
+  onOpenChange: (open) => (open ? stage.resize() : (share.changed(), stage.resize())),
+  els: {
+    view: $("#semantics"), button: $("#semantics-btn"), form: $("#sem-form"), scenario: $("#sem-scenario"), seed: $("#sem-seed"),
+    orders: $("#sem-orders"), attempts: $("#sem-attempts"), outbox: $("#sem-outbox"), caseNote: $("#sem-case"),
+    play: $("#sem-play"), pause: $("#sem-pause"), step: $("#sem-step"), reset: $("#sem-reset"), speed: $("#sem-speed"),
+    speedOut: $("#sem-speed-out"), scrub: $("#sem-scrub"), time: $("#sem-time"), status: $("#sem-status"),
+    lanes: $("#sem-lanes"), table: $("#sem-tt"), tableStatus: $("#sem-table-status"),
+  },
+});
+semantics.pageSetup = () => ({ scenario: store.scenario || undefined, seed: $("#seed").value || undefined });
+share.hold = () => semantics.isOpen();
+if (new URLSearchParams(window.location.search).get("view") === "semantics") {
+  semantics.open(setupFrom(window.location.search), { fromLink: true });
+}
 const keysDialog = $("#keys-dialog");
 $("#keys-help").addEventListener("click", () => keysDialog.showModal());
 const pointAt = (i) => failureControls.points[i];
 new Keys({
   dialog: keysDialog,
   lesson: lessons,
+  view: semantics,
   actions: {
     ...controls.actions,
     back: () => timeline.stepBack(),
@@ -143,6 +163,6 @@ startLoop({
 });
 
 // For tests and the browser benchmark: handles to read (tests also call failureControls.build).
-window.amo = { store, view, clock, conn, stage, diagram, costChart, stats, panels, log, failureControls, presentation, timeline, share, lessons };
+window.amo = { store, view, clock, conn, stage, diagram, costChart, stats, panels, log, failureControls, presentation, timeline, share, lessons, semantics };
 // Rooms: Start a room, Join a room, following (issue 13); window.amo.room.publish / onState.
 window.amo.room = new Room({ conn, notice, announcer, share, header: $("header.bar") });

@@ -160,6 +160,7 @@ export class Share {
   }
 
   async updateAddress() {
+    if (this.hold && this.hold()) return; // another view owns the address bar (semantics.js)
     const { link, why } = await this.link();
     this.why = why;
     const lesson = this.lessonParams ? this.lessonParams() : null;
