@@ -2,12 +2,16 @@
 server. The presenter switches a failure and plays; both followers show the same alarm at
 the same seq; a follower's command is refused on its page; a poll's answers reach the
 presenter and its counts are revealed; Take it from here forks without touching the room;
-the QR code is the join link's (segno's own rendering of the link shown)."""
+the QR code is the join link's (segno's own rendering of the link shown). A presenter's
+lesson step is the room's: followers show it read-only (late joiners too), a prediction
+becomes a poll with one button, and Take it from here goes on with the lesson alone."""
 
 from __future__ import annotations
 
 import io
+import json
 import re
+from pathlib import Path
 
 import pytest
 import segno
@@ -15,6 +19,9 @@ from playwright.sync_api import Page, expect
 
 from tests.support import http_get
 from tests.test_ui_support import TIMEOUT_MS, open_app, screenshot, set_speed
+
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -132,3 +139,88 @@ def test_a_room_follows_its_presenter(browser, server):
     after = seq(presenter)
     one.wait_for_function(f"() => window.amo.conn.lastSeq === {after}")
     assert not errors and not one.errors
+
+
+FAST = "localStorage.setItem('amo.lessons.fast', '1')"  # the lessons' speeds x20
+LESSON = json.loads((ROOT / "static" / "lessons" / "01-once-or-never.json")
+                    .read_text(encoding="utf-8"))
+READY = ("(n) => window.amo.lessons.lesson && !window.amo.lessons.busy"
+         " && window.amo.lessons.index === n")
+
+
+def shows_step(page: Page, n: int) -> None:
+    """The lesson panel shows step n (1-based) of the lesson, with its caption."""
+    steps = LESSON["steps"]
+    expect(page.locator("#lesson")).to_be_visible()
+    expect(page.locator("#lesson-title")).to_contain_text(LESSON["title"]["en"])
+    expect(page.locator("#lesson-pos")).to_have_text(f"Step {n} of {len(steps)}")
+    expect(page.locator("#lesson-caption")).to_have_text(steps[n - 1]["caption"]["en"])
+
+
+def test_followers_see_the_presenters_lesson_step(browser, server):
+    presenter_ctx = context(browser)
+    presenter_ctx.add_init_script(FAST)
+    presenter = presenter_ctx.new_page()
+    errors = open_app(presenter, server.url)
+    presenter.click("#room-start")
+    link = presenter.locator("#room-link").inner_text()
+    presenter.click("#room-hide")
+    one, two = follow(browser, link), follow(browser, link)
+
+    # The presenter opens a lesson and moves a step: both followers show that step,
+    # read-only (no Back, Next or Reveal; a note says the presenter leads).
+    presenter.click("#lessons-btn")
+    presenter.click(f'#lessons-list button[data-lesson="{LESSON["id"]}"]')
+    presenter.wait_for_function(READY, arg=0)
+    for page in (one, two):
+        shows_step(page, 1)
+    presenter.click("#lesson-next")
+    presenter.wait_for_function(READY, arg=1)
+    shows_step(presenter, 2)
+    for page in (one, two):
+        shows_step(page, 2)
+        expect(page.locator("#lesson-led")).to_contain_text("The presenter leads this lesson")
+        expect(page.locator("#lesson-next")).to_be_hidden()
+        expect(page.locator("#lesson-back")).to_be_hidden()
+        expect(page.locator("#lessons-btn")).to_be_hidden()
+    expect(presenter.locator("#lesson-led")).to_have_count(0)
+
+    # A late joiner gets the lesson step with the room's state.
+    three = follow(browser, link)
+    shows_step(three, 2)
+    screenshot(three, "room-follower-lesson")
+
+    # A prediction step: the presenter asks the room with one button; an answer comes in;
+    # the lesson's reveal reveals the counts too.
+    presenter.click("#lesson-next")
+    presenter.wait_for_function(READY, arg=2)
+    predict = LESSON["steps"][2]["predict"]
+    for page in (one, two, three):
+        shows_step(page, 3)
+        expect(page.locator("#lesson-q")).to_have_text(predict["question"]["en"])
+    presenter.click("#lesson-poll")
+    expect(presenter.locator("#lesson-poll")).to_be_hidden()
+    card = one.locator("#room-poll-card")
+    expect(card.locator("#room-poll-q")).to_have_text(predict["question"]["en"])
+    card.locator('.room-choice[data-choice="0"]').click()
+    expect(presenter.locator("#lesson-poll-status")).to_contain_text("1 answer", timeout=5000)
+    presenter.click("#lesson-reveal")
+    presenter.wait_for_function("() => window.amo.lessons.revealed")
+    expect(presenter.locator('#lesson-poll-counts [data-choice="0"]')).to_have_text("1 vote")
+    for page in (one, two, three):
+        expect(page.locator("#lesson")).to_have_attribute("data-revealed", "true")
+        expect(page.locator("#lesson-result")).not_to_be_empty()
+    expect(two.locator('#room-poll-card [data-choice="0"]')).to_have_text("1 vote")
+    screenshot(presenter, "room-presenter-lesson-poll")
+
+    # Take it from here: the follower leaves the room's lesson and goes on by itself.
+    two.click("#room-take")
+    expect(two.locator("#room-banner")).to_be_hidden()
+    expect(two.locator("#lesson-next")).to_be_visible()
+    expect(two.locator("#lesson-led")).to_be_hidden()
+    two.click("#lesson-next")
+    two.wait_for_function(READY, arg=3)
+    shows_step(two, 4)
+    shows_step(one, 3)
+    assert presenter.evaluate("() => window.amo.lessons.index") == 2
+    assert not errors and not one.errors and not two.errors and not three.errors

@@ -93,6 +93,10 @@ export class Lessons {
       /* private mode */
     }
     this.linked = false; // a link opened a lesson: do not resume another
+    // Rooms (room.js): onMove hears where the lesson is ({lesson, step, revealed, right?},
+    // {lesson: null} closed); led: a room's follower, shown the presenter's steps (follow).
+    this.onMove = null;
+    this.led = false;
     this.state = load();
     const { els } = this;
     els.button.addEventListener("click", (ev) => {
@@ -195,6 +199,7 @@ export class Lessons {
 
   // ------------------------------------------------------------------ open, move, close
   async open(id, step) {
+    if (this.led) return false; // a follower's run is the room's: the presenter leads
     const lessons = await this.fetchLessons();
     const lesson = lessons.find((l) => l.id === id);
     if (!lesson) return false;
@@ -215,8 +220,9 @@ export class Lessons {
     this.gen++;
     this.lesson = null;
     this.busy = false;
-    this.state.current = null;
+    if (!this.led) this.state.current = null;
     this.save();
+    this.moved();
     this.els.panel.hidden = true;
     document.body.classList.remove("lesson-open");
     this.stage.showStepNumbers(false);
@@ -226,7 +232,7 @@ export class Lessons {
   }
 
   next() {
-    if (!this.lesson) return;
+    if (!this.lesson || this.led) return;
     const step = this.lesson.steps[this.index];
     if (step && step.predict && !this.revealed && !this.busy) {
       this.reveal(); // a clicker's Next at a question reveals first
@@ -247,7 +253,7 @@ export class Lessons {
   }
 
   back() {
-    if (!this.lesson) return;
+    if (!this.lesson || this.led) return;
     if (this.index >= this.lesson.steps.length) {
       this.index = this.lesson.steps.length - 1;
       this.render();
@@ -263,6 +269,7 @@ export class Lessons {
     this.index = this.lesson.steps.length;
     this.save();
     this.render();
+    this.moved();
     this.announcer.say(`${t("lessons.end")} ${this.tallyText(this.lesson.id)}`);
   }
 
@@ -280,6 +287,7 @@ export class Lessons {
     this.state.current = { id: lesson.id, step: n + 1 };
     this.save();
     this.render();
+    this.moved();
     if (this.share) this.share.changed();
     const step = steps[n];
     const going = how === "next" && !wasBusy && !step.setup && this.doneAt === n - 1 && this.conn.run === this.runNo;
@@ -375,7 +383,7 @@ export class Lessons {
   /** Play on to the answer and say whether the prediction held, and why. */
   async reveal() {
     const step = this.lesson && this.lesson.steps[this.index];
-    if (!step || !step.predict || this.revealed || this.busy) return;
+    if (!step || !step.predict || this.revealed || this.busy || this.led) return;
     const gen = this.gen;
     const choice = this.chosen();
     const pr = step.predict;
@@ -393,7 +401,56 @@ export class Lessons {
     this.save();
     this.showResult(choice, right, held);
     this.renderBusy();
+    this.moved({ right });
     this.els.next.focus();
+  }
+
+  // ------------------------------------------------------------------ rooms (room.js)
+  moved(extra = {}) {
+    if (!this.onMove || this.led) return;
+    this.onMove(this.lesson ? { lesson: this.lesson.id, step: this.index + 1, revealed: this.revealed, ...extra } : { lesson: null });
+  }
+
+  /** A room's follower: show the presenter's lesson step as published (nothing is sent:
+   * the run shown is the room's); a revealed prediction shows the presenter's answer and
+   * whether this page's own choice held. */
+  async follow(state) {
+    this.led = true;
+    if (!state || !state.lesson) {
+      if (this.lesson) this.close();
+      return;
+    }
+    const lesson = (await this.fetchLessons()).find((l) => l.id === state.lesson);
+    if (!lesson || !this.led) return;
+    this.gen++;
+    const m = lesson.steps.length;
+    const n = Math.min(Math.max(0, (Number(state.step) || 1) - 1), m);
+    const same = this.lesson === lesson && this.index === n;
+    const choice = same ? this.chosen() : null;
+    Object.assign(this, { lesson, index: n, busy: false, revealed: Boolean(state.revealed) });
+    document.body.classList.add("lesson-open");
+    this.els.panel.hidden = false;
+    this.render();
+    if (choice !== null) this.check(choice);
+    if (this.revealed && n < m && Array.isArray(state.right)) this.showResult(choice, state.right, choice !== null && state.right.includes(choice));
+    this.renderBusy();
+    if (!same) this.announcer.say(`${t("lessons.step", { n: Math.min(n + 1, m), m })}: ${this.els.caption.textContent}`);
+  }
+
+  /** Take it from here (room.js): the lesson goes on at this step on the page's own run. */
+  ownRun() {
+    this.led = false;
+    if (!this.lesson) return;
+    const steps = this.lesson.steps;
+    let j = Math.min(this.index, steps.length - 1);
+    while (j > 0 && !steps[j].setup) j--;
+    this.speed = steps[j].setup.speed;
+    this.doneAt = this.index;
+    this.runNo = this.conn.run;
+    this.state.current = { id: this.lesson.id, step: Math.min(this.index + 1, steps.length) };
+    this.save();
+    this.els.back.disabled = this.index === 0;
+    this.renderBusy();
   }
 
   showResult(choice, right, held) {
@@ -540,7 +597,7 @@ export class Lessons {
   // ------------------------------------------------------------------ resume, links
   /** After the first join: a lesson that was open opens again where it was. */
   joined() {
-    if (this.resumed || this.linked) return;
+    if (this.resumed || this.linked || this.led) return;
     this.resumed = true;
     const cur = this.state.current;
     if (cur && cur.id) this.open(cur.id, cur.step).then((ok) => {

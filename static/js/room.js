@@ -162,8 +162,84 @@ export class Room {
     socket.on("room-ended", (m) => this.onEnded(m));
     socket.on("room-presenter", (m) => this.onPresenter(m));
     socket.on("room-state", (m) => this.setState(m.state));
+    this.lessonState = null; // the presenter's lesson step, as last published
+    this.publishing = Promise.resolve(); // room-state in order, one after the other
     if (conn.following) this.follow();
     else this.lead();
+    this.wireLessons(window.amo && window.amo.lessons);
+  }
+
+  // ------------------------------------------------------------ the lesson player
+  /** The lesson step is the room's: the presenter's page publishes it ({lesson, step,
+   * revealed, right}); a follower's page shows it read-only (lessons.js follow), its Back
+   * and Next hidden with a note, until it takes the run. A prediction step becomes a
+   * poll with one button (Ask the room), revealed with the lesson's own reveal. */
+  wireLessons(lessons) {
+    if (!lessons) return;
+    this.lessons = lessons;
+    const els = lessons.els;
+    if (this.conn.following) {
+      lessons.led = true;
+      els.button.hidden = true;
+      document.body.dataset.lessonLed = "true";
+      this.ledNote = el("p", { id: "lesson-led", class: "lesson-led", text: t("room.lesson-led") });
+      els.next.parentElement.prepend(this.ledNote);
+      this.onState((s) => s && "lesson" in s && lessons.led && lessons.follow(s));
+      return;
+    }
+    this.lessonPollBtn = el("button", { type: "button", id: "lesson-poll", class: "lesson-poll", hidden: true, text: t("room.lesson-poll") });
+    this.lessonPollStatus = el("p", { id: "lesson-poll-status", class: "lesson-poll-status", "aria-live": "polite", hidden: true });
+    this.lessonCounts = el("div", { id: "lesson-poll-counts", class: "room-counts", hidden: true });
+    this.lessonPollBtn.addEventListener("click", () => this.askLesson());
+    els.form.append(this.lessonPollBtn, this.lessonPollStatus, this.lessonCounts);
+    lessons.onMove = (state) => {
+      this.lessonState = state;
+      this.publishLesson();
+      const p = this.lessonPoll;
+      if (state.revealed && p && p.lesson === state.lesson && p.step === state.step && this.poll && this.poll.id === p.id && !this.poll.revealed) {
+        ask(this.conn, "room-reveal", { room: this.info.room, control: this.info.control }).then((a) => a.ok && this.onPoll(a.poll));
+      }
+      this.showLessonPoll();
+    };
+  }
+
+  publishLesson() {
+    const state = this.lessonState;
+    if (!this.info || !state) return;
+    this.publishing = this.publishing.then(() => this.publish(state));
+  }
+
+  /** This step's poll: the button while the question is open, then answers and counts. */
+  showLessonPoll() {
+    if (!this.lessonPollBtn) return;
+    const L = this.lessons;
+    const step = L.lesson && L.lesson.steps[L.index];
+    const p = this.lessonPoll;
+    const mine = p && L.lesson && p.lesson === L.lesson.id && p.step === L.index + 1 && this.poll && this.poll.id === p.id ? this.poll : null;
+    this.lessonPollBtn.hidden = !this.info || !step || !step.predict || L.revealed || Boolean(mine);
+    this.lessonPollStatus.hidden = !mine || mine.revealed;
+    this.lessonCounts.hidden = !mine || !mine.revealed;
+    if (mine && mine.revealed) drawCounts(this.lessonCounts, mine);
+  }
+
+  async askLesson() {
+    const L = this.lessons;
+    const step = L.lesson && L.lesson.steps[L.index];
+    if (!this.info || !step || !step.predict) return;
+    const key = `lesson.${L.lesson.id}.${L.index + 1}`;
+    const fit = (s, n) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+    const a = await ask(this.conn, "room-poll", {
+      room: this.info.room, control: this.info.control, question: fit(t(`${key}.question`), 200),
+      choices: step.predict.choices.map((c) => fit(t(`${key}.choice.${c.id}`), 80)),
+    });
+    if (!a.ok) {
+      this.notice.show(t("room.lesson-poll-failed"), [describeError(a.error)]);
+      return;
+    }
+    this.lessonPoll = { lesson: L.lesson.id, step: L.index + 1, id: a.poll.id };
+    this.onPoll(a.poll);
+    this.lessonPollStatus.textContent = tn("room.poll-answered", 0);
+    this.announcer.say(t("room.lesson-polled"));
   }
 
   // ------------------------------------------------------------ the page's parts
@@ -220,6 +296,7 @@ export class Room {
       this.info = { ...saved, ...a, control: saved.control };
       this.showRoomButton();
       if (a.poll) this.onPoll(a.poll);
+      this.publishLesson();
     } else if (!a.indefinite) {
       store(ROOM_KEY, null);
       this.info = null;
@@ -242,6 +319,8 @@ export class Room {
     store(ROOM_KEY, { room: a.room, control, code: a.code });
     this.showRoomButton();
     this.openPanel();
+    this.publishLesson();
+    this.showLessonPoll();
     this.announcer.say(t("room.started", { code: a.code }));
   }
 
@@ -353,6 +432,7 @@ export class Room {
     this.showRoomButton();
     if (this.countEl) this.countEl.textContent = tn("room.following", s.followers);
     if (this.pollStatus && this.poll && !this.poll.revealed) this.pollStatus.textContent = tn("room.poll-answered", s.answered);
+    if (this.lessonPollStatus && this.poll && !this.poll.revealed) this.lessonPollStatus.textContent = tn("room.poll-answered", s.answered);
   }
 
   onPoll(poll) {
@@ -361,6 +441,7 @@ export class Room {
       this.showFollowerPoll();
       return;
     }
+    this.showLessonPoll();
     if (!this.pollStatus) return;
     this.revealBtn.hidden = !poll || poll.revealed;
     this.pollResult.textContent = "";
@@ -384,6 +465,7 @@ export class Room {
     this.poll = null;
     this.panel.hidden = true;
     this.showRoomButton();
+    this.showLessonPoll();
   }
 
   // ------------------------------------------------------------ joining by code
@@ -492,6 +574,13 @@ export class Room {
     this.banner.hidden = true;
     this.startBtn.hidden = false;
     delete document.body.dataset.room;
+    if (this.lessons) {
+      // The lesson goes on here, on this run of the page's own.
+      delete document.body.dataset.lessonLed;
+      this.ledNote.hidden = true;
+      this.lessons.els.button.hidden = false;
+      this.lessons.ownRun();
+    }
     this.share.changed();
     this.announcer.say(t("room.took"));
   }
