@@ -20,7 +20,6 @@ from playwright.sync_api import Page, expect
 from tests.support import http_get
 from tests.test_ui_support import TIMEOUT_MS, open_app, screenshot, set_speed
 
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
