@@ -21,6 +21,7 @@ BENCHMARKS = {
     "sweep": "bench.sweep",
     "classroom": "bench.classroom",
     "semantics": "bench.semantics",
+    "lanes": "bench.lanes",
 }
 
 

@@ -242,6 +242,7 @@ export class Lane {
     this.data = data;
     this.shownTally = "";
     this.shownDedup = "";
+    this.shown = {};
   }
 
   resize() {
@@ -265,10 +266,16 @@ export class Lane {
     const key = `${c.events}|${v.kind}|${over}`;
     if (key !== this.shownTally) {
       this.shownTally = key;
-      for (const [name] of TALLY_ROWS) this.dd[name].textContent = i18n.fmtNum(c[name]);
-      for (const name of ["stuck", "rna", "dbl"]) this.dd[name].parentElement.dataset.nonzero = c[name] > 0 ? "yes" : "no";
-      this.verdictEl.textContent = v.text;
-      this.verdictEl.dataset.kind = v.kind;
+      // Only what changed is written: a frame at 16x changes a number or two.
+      this.shown = this.shown || {};
+      for (const [name] of TALLY_ROWS) {
+        if (this.shown[name] === c[name]) continue;
+        this.shown[name] = c[name];
+        this.dd[name].textContent = i18n.fmtNum(c[name]);
+        if (name === "stuck" || name === "rna" || name === "dbl") this.dd[name].parentElement.dataset.nonzero = c[name] > 0 ? "yes" : "no";
+      }
+      if (this.verdictEl.textContent !== v.text) this.verdictEl.textContent = v.text;
+      if (this.verdictEl.dataset.kind !== v.kind) this.verdictEl.dataset.kind = v.kind;
     }
     if (!this.dedup.hidden) this.updateDedup(at);
     this.tally = c;
@@ -401,11 +408,15 @@ export class Lane {
       badges.push({ kind: b.kind, order: b.order, attempt: b.attempt, label: lines.join(" "), atReceiver });
     }
     this.drawn = { tokens: drawnTokens, badges, sender: senderDown ? "crashed" : "up", receiver: receiverDown ? "crashed" : "up", t: at };
-    this.canvas.setAttribute("aria-label", t("semantics.strip-label", {
+    const said = t("semantics.strip-label", {
       name: t(SEMANTICS_WORDS[this.semantics].name), n: i18n.fmtNum(drawnTokens.length),
       sender: senderDown ? t("semantics.node.crashed") : t("semantics.node.up"),
       receiver: receiverDown ? t("semantics.node.crashed") : t("semantics.node.up"),
-    }));
+    });
+    if (said !== this.said) {
+      this.said = said;
+      this.canvas.setAttribute("aria-label", said);
+    }
   }
 
   node(x, nw, h, name, down, line) {
