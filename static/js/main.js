@@ -117,13 +117,7 @@ share.lessonParams = () => lessons.linkParams();
 const semantics = new SemanticsView({
   notice, announcer,
   onOpenChange: (open) => (open ? stage.resize() : (share.changed(), stage.resize())),
-  els: {
-    view: $("#semantics"), button: $("#semantics-btn"), form: $("#sem-form"), scenario: $("#sem-scenario"), seed: $("#sem-seed"),
-    orders: $("#sem-orders"), attempts: $("#sem-attempts"), outbox: $("#sem-outbox"), caseNote: $("#sem-case"),
-    play: $("#sem-play"), pause: $("#sem-pause"), step: $("#sem-step"), reset: $("#sem-reset"), speed: $("#sem-speed"),
-    speedOut: $("#sem-speed-out"), scrub: $("#sem-scrub"), time: $("#sem-time"), status: $("#sem-status"),
-    lanes: $("#sem-lanes"), table: $("#sem-tt"), tableStatus: $("#sem-table-status"),
-  },
+  template: $("#semantics-template"), button: $("#semantics-btn"),
 });
 semantics.pageSetup = () => ({ scenario: store.scenario || undefined, seed: $("#seed").value || undefined });
 share.hold = () => semantics.isOpen();

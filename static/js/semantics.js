@@ -48,10 +48,28 @@ export function queryOf(setup) {
 }
 
 export class SemanticsView {
-  /** @param {object} o els (see main.js), notice, announcer, onOpenChange(open) */
-  constructor({ els, notice, announcer, onOpenChange = () => {} }) {
-    Object.assign(this, { els, notice, announcer, onOpenChange });
+  /** @param {object} o template (the view's <template>), button (the header's), notice,
+   *   announcer, onOpenChange(open) */
+  constructor({ template, button, notice, announcer, onOpenChange = () => {} }) {
+    Object.assign(this, { template, notice, announcer, onOpenChange });
+    this.els = { button };
     this.open_ = false;
+    this.keys = {};
+    button.addEventListener("click", () => (this.open_ ? this.close() : this.open()));
+  }
+
+  /** The view's elements, put into the page the first time it opens. */
+  mount() {
+    const section = this.template.content.firstElementChild.cloneNode(true);
+    this.template.before(section);
+    const $ = (id) => document.getElementById(id);
+    const els = Object.assign(this.els, {
+      view: section, form: $("sem-form"), scenario: $("sem-scenario"), seed: $("sem-seed"), orders: $("sem-orders"),
+      attempts: $("sem-attempts"), outbox: $("sem-outbox"), caseNote: $("sem-case"), play: $("sem-play"),
+      pause: $("sem-pause"), step: $("sem-step"), reset: $("sem-reset"), speed: $("sem-speed"),
+      speedOut: $("sem-speed-out"), scrub: $("sem-scrub"), time: $("sem-time"), status: $("sem-status"),
+      lanes: $("sem-lanes"), table: $("sem-tt"), tableStatus: $("sem-table-status"),
+    });
     this.setup = { ...DEFAULT };
     this.data = null;
     this.at = 0;
@@ -70,7 +88,6 @@ export class SemanticsView {
       table: els.table, status: els.tableStatus, fetchJson,
       onPlay: (caseName, semantics, cell) => this.playCase(caseName, semantics, cell),
     });
-    els.button.addEventListener("click", () => (this.open_ ? this.close() : this.open()));
     els.play.addEventListener("click", () => this.play());
     els.pause.addEventListener("click", () => this.pause());
     els.step.addEventListener("click", () => this.step());
@@ -91,10 +108,10 @@ export class SemanticsView {
     this.loop = (now) => this.frame(now);
     // The keys (keys.js) while the view is open; the page's own (N, the digits) do nothing here.
     const nothing = () => {};
-    this.keys = {
+    Object.assign(this.keys, {
       toggle: () => this.toggle(), step: () => this.step(), back: () => this.back(), reset: () => this.reset(),
       send: nothing, failure: nothing, arm: nothing,
-    };
+    });
   }
 
   isOpen() {
@@ -104,6 +121,7 @@ export class SemanticsView {
   /** Open the view (from the header button, or a link with view=semantics). */
   async open(setup = null, { fromLink = false } = {}) {
     if (!this.open_) {
+      if (!this.els.view) this.mount();
       this.open_ = true;
       document.body.classList.add("semantics-open");
       this.els.view.hidden = false;
@@ -353,6 +371,6 @@ export class SemanticsView {
 
   /** The tallies now (tests and the bench read them). */
   tallies() {
-    return Object.fromEntries(this.lanes.map((lane) => [lane.semantics, lane.data ? tallyAt(lane.data, this.at) : null]));
+    return Object.fromEntries((this.lanes || []).map((lane) => [lane.semantics, lane.data ? tallyAt(lane.data, this.at) : null]));
   }
 }
