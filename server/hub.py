@@ -149,11 +149,16 @@ class Hub:
         log.info("closed connection %s: it did not read (%d messages waiting)",
                  connection.sid, waiting)
         try:
-            self.sio.emit("error", {"error": error.as_dict()}, to=connection.sid)
+            self.emit("error", {"error": error.as_dict()}, to=connection.sid)
         except Exception:  # pragma: no cover - already going
             pass
         self.shed += 1
         transport.shed(self.sio.server, connection.sid)
+
+    def emit(self, event: str, message: dict, to: str) -> None:
+        """To sockets of this process (a session's, or one socket): with a message queue
+        (Redis) nothing here waits for it; rooms publish to other processes themselves."""
+        self.sio.emit(event, message, to=to, ignore_queue=True)
 
     # ------------------------------------------------------------ connections
     def connection(self, sid: str, address: str = "") -> Connection:
@@ -209,7 +214,7 @@ class Hub:
                 "message": "the server failed to handle this event (logged)"}}
         if wants is False:
             if not answer["ok"]:
-                self.sio.emit("error", {"error": answer["error"]}, to=sid)
+                self.emit("error", {"error": answer["error"]}, to=sid)
             return None
         return answer
 
@@ -238,12 +243,12 @@ class Hub:
                 self._leave(sid, room_of(before.token))
             if joined.detached is not None:
                 self._leave(joined.detached.sid, room)
-                self.sio.emit("detached", {"session": token, "reason": "joined-elsewhere"},
-                              to=joined.detached.sid)
+                self.emit("detached", {"session": token, "reason": "joined-elsewhere"},
+                          to=joined.detached.sid)
             self._enter(sid, room)
             for event, message in joined.messages:
                 self._stamp(event, message)
-                self.sio.emit(event, message, to=sid)
+                self.emit(event, message, to=sid)
                 if event == "snapshot" and self.mirror is not None:
                     self.mirror(token, event, message)  # a snapshot restarts the stream
         return {**joined.answer, "presets": describe_presets(), "limits": self.limits()}
@@ -261,7 +266,7 @@ class Hub:
             session = self._joined(connection)
             result, messages = session.command(command, now)
             for event, message in messages:
-                self.sio.emit(event, message, to=room_of(session.token))
+                self.emit(event, message, to=room_of(session.token))
                 if self.mirror is not None:
                     self.mirror(session.token, event, message)
         return result
@@ -289,7 +294,7 @@ class Hub:
         with self.lock:
             for token, event, message in self.store.tick(now, self.can_send):
                 self._stamp(event, message)
-                self.sio.emit(event, message, to=room_of(token))
+                self.emit(event, message, to=room_of(token))
                 if self.mirror is not None:
                     self.mirror(token, event, message)
             if now >= self.next_expiry:

@@ -40,7 +40,7 @@ from engine.runfile import dump_run, load_run
 
 from .hub import address_key, room_of
 from .ratelimit import TokenBucket
-from .roomstore import MemoryRoomStore
+from .roomstore import MemoryRoomStore, Publisher, RecordWriter
 from .roomwire import (
     CODE_ALPHABET,
     CODE_LENGTH,
@@ -94,6 +94,19 @@ class Owned:
     touched: float = 0.0
     control: str = ""  # the control token's hash, to write the record again
     snapshot: dict | None = None  # the run's fields of the latest snapshot (for replicas)
+    state: dict | None = None  # the room state the presenter published (written again too)
+
+
+@dataclass
+class Heard:
+    """A room's stream as this process heard it through the message queue (the presenter
+    is elsewhere): the run, the last seq, the recent batches (a joining follower's
+    catch-up between the record's seq and the stream)."""
+
+    run: int | None
+    seq: int | None
+    at: float
+    batches: deque = field(default_factory=lambda: deque(maxlen=RECENT_BATCHES))
 
 
 @dataclass
@@ -162,6 +175,10 @@ class Rooms:
         self.replicas: dict[str, Replica] = {}
         self.reported: dict[str, int] = {}  # followers here per room, as last written
         self.lock = threading.Lock()  # the replicas (rebuilt outside the hub's lock)
+        self.heard: dict[str, Heard] = {}  # rooms led elsewhere, as heard through Redis
+        self.tap_lock = threading.Lock()  # hearing a room's message vs a follower joining
+        self.publisher = Publisher(self.sio)  # broadcasts: here at once, Redis after
+        self.writer = RecordWriter(self.store)  # records: off the frame path
         self.task = None
         self.stopped = False
         self.ended = 0
@@ -180,10 +197,65 @@ class Rooms:
         })
         hub.mirror = self.mirror
         hub.gone.append(self.gone)
+        if self.store.shared:
+            self._tap()
+
+    def _tap(self) -> None:
+        """Hear every room broadcast that comes through the message queue from another
+        process (python-socketio 5.18: ``PubSubManager._handle_emit`` delivers each one
+        to this process's sockets). A room's recent batches are kept, and hearing and
+        delivering happen under ``tap_lock``, so a follower joining here gets its
+        snapshot, the batches since the record's seq, then the stream: no gap."""
+        manager = self.sio.server.manager
+        deliver = getattr(manager, "_handle_emit", None)
+        if deliver is None:  # pragma: no cover - not a pub/sub manager
+            return
+
+        def handle(message: dict) -> None:
+            room = message.get("room")
+            if not (isinstance(room, str) and room.startswith(FOLLOW)):
+                deliver(message)
+                return
+            with self.tap_lock:
+                self._hear(room[len(FOLLOW):], message)
+                deliver(message)
+
+        manager._handle_emit = handle
+
+    def _hear(self, token: str, message: dict) -> None:
+        data = message.get("data")
+        payload = data[0] if isinstance(data, list) and data else None
+        if not isinstance(payload, dict):
+            return
+        event = message.get("event")
+        heard = self.heard.get(token)
+        now = time.time()
+        if event == "snapshot":
+            view = payload.get("view")
+            live = not isinstance(view, dict) or view.get("live", True)
+            self.heard[token] = Heard(payload.get("run"), payload.get("seq") if live else None,
+                                      now)
+        elif event == "events":
+            if heard is None or heard.run != payload.get("run"):
+                heard = self.heard[token] = Heard(payload.get("run"), None, now)
+            heard.batches.append(payload)
+            heard.seq, heard.at = payload.get("to_seq"), now
+
+    def _heard_after(self, token: str, run: int, base: int) -> list:
+        """The events after ``base`` heard here, if they continue from it (tap_lock held)."""
+        heard = self.heard.get(token)
+        if heard is None or heard.run != run or heard.seq is None or heard.seq <= base:
+            return []
+        events = [e for b in heard.batches if b.get("run") == run for e in b["events"]
+                  if e["seq"] > base]
+        return events if events and events[0]["seq"] == base + 1 else []
 
     def start(self) -> None:
         if self.task is None:
             self.task = self.sio.start_background_task(self.run)
+            if self.store.shared:
+                self.sio.start_background_task(self.writer.run)
+                self.sio.start_background_task(self.publisher.run)
 
     def run(self) -> None:
         while not self.stopped:
@@ -195,7 +267,7 @@ class Rooms:
 
     # ------------------------------------------------------------ helpers
     def _emit(self, event: str, payload: dict, to: str) -> None:
-        self.sio.emit(event, payload, to=to)
+        self.publisher.emit(event, payload, to)
 
     def _charge(self, connection, now: float, what: str) -> None:
         """One attempt at a code (or an unknown room token) from this address."""
@@ -251,26 +323,33 @@ class Rooms:
             token = self.by_session.get(session.token)
             if token is not None:  # this session leads a room already: the same room
                 owned = self.owned[token]
-                meta = self.store.meta(token)
-                control_token = None
+                self._present(connection, token)
+        if token is not None:
+            meta = self.store.meta(token)
+            control_token = None
+        else:  # the store is written outside the hub's lock (Redis may be slow)
+            token = secrets.token_urlsafe(24)  # 192 bits
+            control_token = secrets.token_urlsafe(24)
+            meta = {"control": digest(control_token), "created": time.time(),
+                    "owner": self.host, "poll": None, "state": None}
+            for _ in range(20):
+                code = new_code()
+                if self.store.create(token, code, {**meta, "code": code}):
+                    break
             else:
-                token = secrets.token_urlsafe(24)  # 192 bits
-                control_token = secrets.token_urlsafe(24)
-                meta = {"control": digest(control_token), "created": time.time(),
-                        "owner": self.host, "poll": None, "state": None}
-                for _ in range(20):
-                    code = new_code()
-                    if self.store.create(token, code, {**meta, "code": code}):
-                        break
-                else:
-                    raise CommandError("room", None, "a free code: too many rooms, try again")
-                meta["code"] = code
-                owned = Owned(token, code, session.token, time.time(),
-                              control=meta["control"])
+                raise CommandError("room", None, "a free code: too many rooms, try again")
+            meta["code"] = code
+            owned = Owned(token, code, session.token, time.time(), control=meta["control"])
+            with self.hub.lock:
+                if self.hub.store.session_of(connection) is not session \
+                        or session.token in self.by_session:
+                    self.writer.end(token)
+                    raise CommandError("room", None, "one room per session: this socket's "
+                                                     "session changed or started one meanwhile")
                 self.owned[token] = owned
                 self.by_session[session.token] = token
                 self._record(owned, session, full=True)
-            self._present(connection, token)
+                self._present(connection, token)
         info = self._info(owned, meta)
         if control_token is None:
             info["control"] = None  # the page that started it keeps it
@@ -312,7 +391,7 @@ class Rooms:
         message = {"room": token, "reason": reason}
         self._emit("room-ended", message, FOLLOW + token)
         self._emit("room-ended", message, PRESENT + token)
-        self.store.end(token)
+        self.writer.end(token)  # after any record still waiting
         self.ended += 1
 
     def on_poll(self, connection, payload: object, now: float) -> dict:
@@ -346,6 +425,9 @@ class Rooms:
         data = validate_state(payload)
         self._check_control(data)
         self.store.update(data["room"], {"state": data["state"]})
+        owned = self.owned.get(data["room"])
+        if owned is not None:
+            owned.state = data["state"]
         self._emit("room-state", {"room": data["room"], "state": data["state"]},
                    FOLLOW + data["room"])
         return {"state": data["state"]}
@@ -377,31 +459,56 @@ class Rooms:
                                                          "is unknown, or its room has ended")
         meta = self._meta(token, connection, now)
         sid = connection.sid
+        follower = Follow(token, data["follower"] or sid)
         with self.hub.lock:
             owned = self.owned.get(token)
             session = self._session(owned) if owned is not None else None
-            if session is not None:
+            self._leave_before_join(connection, now)
+            if session is not None:  # one hold of the hub's lock: the stream goes on after
                 answer, messages = self._local_join(owned, session, data)
+                self.follows[sid] = follower
+                self._send_join(sid, token, messages)
         if session is None:
-            answer, messages = self._replica_join(token, data)
-        with self.hub.lock:
-            before = self.hub.store.session_of(connection)
-            if before is not None:  # a connection leads a session or follows a room
-                self.hub.store.leave(connection, now)
-                self.hub._leave(sid, room_of(before.token))
-            old = self.follows.pop(sid, None)
-            if old is not None and old.room != token:
-                self.hub._leave(sid, FOLLOW + old.room)
-            self.follows[sid] = Follow(token, data["follower"] or sid)
-            self.hub._enter(sid, FOLLOW + token)
-            for event, message in messages:
-                if event == "events":
-                    message["server_time"] = time.time()
-                self.sio.emit(event, message, to=sid)
+            answer, messages, base = self._replica_join(token, data)
+            with self.hub.lock:
+                self.follows[sid] = follower
+            # The stream comes through Redis: what was heard since the record's seq, then
+            # the stream itself (hearing waits meanwhile): no gap (docs/rooms.md).
+            with self.tap_lock:
+                if base is not None:
+                    caught = self._heard_after(token, answer["run"], base)
+                    if caught:
+                        messages.append(("events", self._catch_up(token, caught)))
+                self._send_join(sid, token, messages)
         return {"room": token, "code": meta.get("code"), "session": None,
                 "fresh": False, **answer, "presets": self._presets(),
                 "limits": self.hub.limits(), "poll": self._public_poll(meta.get("poll")),
                 "state": meta.get("state"), "follower": data["follower"] or sid}
+
+    def _leave_before_join(self, connection, now: float) -> None:
+        """A joining socket leaves its session or the room it follows (even this one: a
+        re-join after a gap gets the stream again from where it stands)."""
+        sid = connection.sid
+        before = self.hub.store.session_of(connection)
+        if before is not None:  # a connection leads a session or follows a room
+            self.hub.store.leave(connection, now)
+            self.hub._leave(sid, room_of(before.token))
+        old = self.follows.pop(sid, None)
+        if old is not None:
+            self.hub._leave(sid, FOLLOW + old.room)
+
+    def _send_join(self, sid: str, token: str, messages: list) -> None:
+        for event, message in messages:
+            if event == "events":
+                message["server_time"] = time.time()
+            self.hub.emit(event, message, to=sid)
+        self.hub._enter(sid, FOLLOW + token)
+
+    def _catch_up(self, token: str, events: list) -> dict:
+        """One batch of heard events, with the pacing of the latest batch heard."""
+        latest = self.heard[token].batches[-1]
+        return {**{k: v for k, v in latest.items() if k not in ("events", "server_time")},
+                "from_seq": events[0]["seq"], "to_seq": events[-1]["seq"], "events": events}
 
     @staticmethod
     def _presets():
@@ -447,7 +554,10 @@ class Rooms:
             return None
         return [e for b in batches for e in b["events"] if e["seq"] > last]
 
-    def _replica_join(self, token: str, data: dict) -> tuple[dict, list]:
+    def _replica_join(self, token: str, data: dict) -> tuple[dict, list, int | None]:
+        """The room's run rebuilt here: a snapshot (or the missed events) up to the
+        record's seq, and that seq (None: the presenter shows a moment in the past), from
+        which the stream heard here goes on."""
         record = self.store.read(token)
         if record is None:
             raise CommandError("room", token, NOT_OPEN)
@@ -465,6 +575,10 @@ class Rooms:
                       "held_back": meta.get("held_back", False), "over": meta.get("over", False),
                       "live": view is None}
             last, run = data["last_seq"], data["run"]
+            clock = ("clock", {**fields, "t": max(sim.now, fields["t"])})
+            if view is None and last is not None and run == meta["run"] and last > head:
+                # Ahead of the record (from another process): the stream heard goes on.
+                return {"resumed": True, "run": meta["run"]}, [], last
             if view is None and last is not None and run == meta["run"] and last <= head \
                     and head - last <= MAX_HISTORY_EVENTS:
                 events = replica.history.events(last + 1, head) if last < head else []
@@ -476,15 +590,16 @@ class Rooms:
                         "playing": fields["playing"], "speed": fields["speed"],
                         "held_back": fields["held_back"], "over": fields["over"],
                         "events": events}))
-                messages.append(("clock", {**fields, "t": max(sim.now, fields["t"])}))
-                return {"resumed": True, "run": meta["run"]}, messages
+                messages.append(clock)
+                return {"resumed": True, "run": meta["run"]}, messages, head
             shown = sim if view is None else replica.history.state_at(seq=view["seq"])
             if view is None and fields["t"] > sim.now:
                 upcoming = sim.next_time()
                 if upcoming is None or upcoming > fields["t"]:
                     sim.now = fields["t"]  # the clock between two events, as the presenter's
             snap = self._replica_snapshot(token, meta, replica, shown)
-        return {"resumed": False, "run": meta["run"]}, [("snapshot", snap)]
+        return ({"resumed": False, "run": meta["run"]}, [("snapshot", snap)],
+                head if view is None else None)
 
     def _replica(self, token: str, meta: dict, entries: list) -> Replica:
         replica = self.replicas.get(token)
@@ -569,7 +684,7 @@ class Rooms:
             self.hub._leave(connection.sid, FOLLOW + token)
             self.hub._enter(connection.sid, room_of(mine.token))
             for event, message in messages:
-                self.sio.emit(event, message, to=connection.sid)
+                self.hub.emit(event, message, to=connection.sid)
         return {"session": mine.token, "run": mine.run, "resumed": False, "fresh": True,
                 "forked_from": answer["forked_from"], "view": answer["view"],
                 "presets": self._presets(), "limits": self.hub.limits()}
@@ -631,16 +746,12 @@ class Rooms:
             out = message
             if event == "events":
                 owned.recent.append(message)
-        self.sio.emit(event, out, to=FOLLOW + token)
+        self.publisher.emit(event, out, FOLLOW + token)  # here now; Redis in the background
         if self.store.shared:
             session = self.hub.store.sessions.get(session_token)
-            if session is not None:
-                try:
-                    self._record(owned, session, full=event == "snapshot", snapshot=message
-                                 if event == "snapshot" else None)
-                except Exception:  # Redis away: the stream goes on, the record catches up
-                    owned.log_run = 0
-                    log.warning("room %s: record not written (store unavailable)", token[:6])
+            if session is not None:  # noted for the writer: nothing here waits for Redis
+                self._record(owned, session, full=event == "snapshot", snapshot=message
+                             if event == "snapshot" else None)
 
     def _record(self, owned: Owned, session, full: bool = False,
                 snapshot: dict | None = None) -> None:
@@ -654,17 +765,15 @@ class Rooms:
                   "view": None if session.view is None else session.view_info(),
                   "owner": self.host, "beat": time.time()}
         entries = sim.command_log
-        log_change = None
-        if full or owned.log_run != session.run or len(entries) < owned.logged:
-            fields.update({"scenario": session.scenario,
+        full = full or owned.log_run != session.run or len(entries) < owned.logged
+        if full:
+            fields.update({"scenario": session.scenario, "control": owned.control,
+                           "code": owned.code,
                            "config": dump_run(sim.config, [], session.scenario)["config"]})
             if snapshot is not None:
                 owned.snapshot = {k: v for k, v in snapshot.items() if k not in MOMENT_FIELDS}
             fields["snapshot"] = owned.snapshot
-            log_change = (session.run, list(entries), True)
-        elif len(entries) > owned.logged:
-            log_change = (session.run, entries[owned.logged:], False)
-        self.store.update(owned.token, fields, log_change)
+        self.writer.put(owned.token, fields, session.run, entries, full)
         owned.log_run = session.run
         owned.logged = len(entries)
 
@@ -692,6 +801,9 @@ class Rooms:
                 elif wall - owned.active > self.idle:
                     self.end(token, "idle")
             owned_now = {t: (o, self._session(o)) for t, o in self.owned.items()}
+        with self.tap_lock:
+            for token in [t for t, h in self.heard.items() if wall - h.at > 60]:
+                del self.heard[token]
         counts = self.local_followers()
         for token in set(counts) | set(self.reported):
             n = counts.get(token, 0)
@@ -711,7 +823,8 @@ class Rooms:
                 self.replicas.pop(token, None)
         for token, (owned, session) in owned_now.items():
             meta = self.store.meta(token)
-            if meta is None or "config" not in meta:
+            if meta is None or "config" not in meta or (
+                    self.store.shared and self.store.resolve(owned.code) != token):
                 meta = self._restore(owned, session, meta)
             poll = meta.get("poll")
             answered = sum(self.store.tally(token, poll["id"], len(poll["choices"]))) \
@@ -736,8 +849,8 @@ class Rooms:
         """The record is gone (Redis restarted without its data): write it again from
         what this process holds, so followers elsewhere can (re)join. The poll is lost."""
         fields = {"control": owned.control, "created": time.time(), "owner": self.host,
-                  "poll": (meta or {}).get("poll"), "state": (meta or {}).get("state"),
-                  "code": owned.code}
+                  "poll": (meta or {}).get("poll"),
+                  "state": (meta or {}).get("state") or owned.state, "code": owned.code}
         self.store.create(owned.token, owned.code, fields)
         self.store.update(owned.token, fields)
         if session is not None:
@@ -747,8 +860,14 @@ class Rooms:
         return self.store.meta(owned.token) or fields
 
     def stats(self) -> dict:
-        return {"rooms": len(self.owned), "followers": len(self.follows),
-                "rooms_ended": self.ended}
+        out = {"rooms": len(self.owned), "followers": len(self.follows),
+               "rooms_ended": self.ended}
+        if self.store.shared:
+            out.update({"room_records_written": self.writer.writes,
+                        "room_record_failures": self.writer.failures,
+                        "room_broadcasts_published": self.publisher.published,
+                        "room_broadcasts_dropped": self.publisher.dropped})
+        return out
 
 
 def join_link(token: str) -> str:

@@ -14,7 +14,15 @@ transaction, so a reader never sees a log that does not match the seq beside it.
 from __future__ import annotations
 
 import json
+import logging
+import threading
 import time
+from collections import deque
+
+log = logging.getLogger("amo")
+
+PUBLISH_QUEUE = 300  # room broadcasts waiting for Redis (10 s of frames at 30 a second)
+RETRY_AFTER = (0.25, 1.0)  # the record writer's pause after a failed write: first, at most
 
 
 class MemoryRoomStore:
@@ -215,6 +223,183 @@ class RedisRoomStore(MemoryRoomStore):
         if meta is not None:
             pipe.expire(self._k("code", json.loads(meta)), int(ttl))
         pipe.execute()
+
+
+class Publisher:
+    """Room broadcasts (a room's followers, its presenter's sockets). This process's sockets
+    get each message at once (``ignore_queue``); with a message queue a background task
+    then hands it to the other processes through Redis, in order, so nothing on the frame
+    path (the hub's lock) waits for Redis. A bounded FIFO: while Redis is away the oldest
+    messages go first (the other processes' followers see a gap in seqs and re-join).
+
+    ``_publish`` and the message's shape are python-socketio's ``PubSubManager.emit``
+    (python-socketio 5.18: ``{"method": "emit", "event", "data": [payload], "binary",
+    "namespace", "room", "skip_sid", "callback", "host_id"}``)."""
+
+    def __init__(self, sio, limit: int = PUBLISH_QUEUE) -> None:
+        self.sio = sio
+        self.queue: deque = deque(maxlen=limit)
+        self.wake = threading.Event()
+        self.dropped = 0  # messages never handed to Redis (the queue was full)
+        self.published = 0
+        self.running = False
+        self.stopped = False
+
+    @property
+    def manager(self):
+        return self.sio.server.manager
+
+    def shared(self) -> bool:
+        return hasattr(self.manager, "_publish")
+
+    def emit(self, event: str, payload: dict, to: str) -> None:
+        self.sio.emit(event, payload, to=to, ignore_queue=True)
+        if not self.shared():
+            return
+        if len(self.queue) == self.queue.maxlen:
+            self.dropped += 1
+        self.queue.append((event, payload, to))
+        if self.running:
+            self.wake.set()
+        else:
+            self.drain()
+
+    def drain(self) -> None:
+        manager = self.manager
+        while self.queue:
+            event, payload, to = self.queue.popleft()
+            try:  # RedisManager tries twice and logs when it gives up
+                manager._publish({"method": "emit", "event": event, "data": [payload],
+                                  "binary": False, "namespace": "/", "room": to,
+                                  "skip_sid": None, "callback": None,
+                                  "host_id": manager.host_id})
+                self.published += 1
+            except Exception:  # pragma: no cover - a publish that raised: dropped
+                self.dropped += 1
+                log.warning("room broadcast not published (message queue unavailable)")
+
+    def run(self) -> None:
+        self.running = True
+        while not self.stopped:
+            self.wake.wait(1.0)
+            self.wake.clear()
+            self.drain()
+
+
+class RecordWriter:
+    """The rooms' records written to the shared store off the frame path. ``put`` (called
+    with the hub's lock held, at every message a presenter is sent) only notes the latest
+    record of a room, replacing one not written yet (coalesced); a background task writes
+    it, the log's new entries with it (or the whole log after a failed write, a new run or
+    ``full``). A failed write (Redis away) is tried again after a pause, merged with any
+    newer record. Without the task (tests), ``put`` writes at once."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+        self.pending: dict[str, dict] = {}
+        self.base: dict[str, dict] = {}  # the fields a full write carries (config, ...)
+        self.written: dict[str, tuple] = {}  # token -> (run, log id, entries written)
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.running = False
+        self.stopped = False
+        self.writes = 0
+        self.failures = 0
+
+    def put(self, token: str, fields: dict, run: int, entries: list, full: bool) -> None:
+        """The room's record now: ``fields``, and the command log ``entries`` of ``run``
+        (the live list: its first ``len(entries)`` entries never change)."""
+        with self.lock:
+            if full:
+                self.base[token] = {k: fields[k] for k in FULL_FIELDS if k in fields}
+            record = {"fields": dict(fields), "run": run, "log": (entries, len(entries)),
+                      "full": full}
+            self._merge(token, record)
+        self._kick()
+
+    def end(self, token: str) -> None:
+        with self.lock:
+            self.pending[token] = {"end": True}
+            self.base.pop(token, None)
+        self._kick()
+
+    def _merge(self, token: str, record: dict) -> None:
+        """Fold ``record`` (older or newer) into the pending one (the lock is held)."""
+        pending = self.pending.get(token)
+        if pending is None:
+            self.pending[token] = record
+        elif not pending.get("end"):
+            pending["fields"].update(record["fields"])
+            pending["run"], pending["log"] = record["run"], record["log"]
+            pending["full"] = pending["full"] or record["full"]
+
+    def _kick(self) -> None:
+        if self.running:
+            self.wake.set()
+        else:
+            self.flush()
+
+    def flush(self) -> bool:
+        with self.lock:
+            batch, self.pending = self.pending, {}
+        ok = True
+        for token, record in batch.items():
+            try:
+                self._write(token, record)
+                self.writes += 1
+            except Exception as error:  # Redis away: again later, the whole log with it
+                ok = False
+                self.failures += 1
+                self.written.pop(token, None)
+                log.warning("room %s: record not written (%s); trying again", token[:6],
+                            type(error).__name__)
+                if not record.get("end"):
+                    with self.lock:
+                        newer = self.pending.pop(token, None)
+                        self.pending[token] = record
+                        if newer is not None and newer.get("end"):
+                            self.pending[token] = newer
+                        elif newer is not None:
+                            self._merge(token, newer)
+                else:
+                    with self.lock:
+                        self.pending.setdefault(token, record)
+        return ok
+
+    def _write(self, token: str, record: dict) -> None:
+        if record.get("end"):
+            self.written.pop(token, None)
+            self.store.end(token)
+            return
+        run = record["run"]
+        entries, n = record["log"]
+        done = self.written.get(token)
+        fields = record["fields"]
+        if record["full"] or done is None or done[:2] != (run, id(entries)) or done[2] > n:
+            change = (run, entries[:n], True)
+            fields = {**self.base.get(token, {}), **fields}
+        elif n > done[2]:
+            change = (run, entries[done[2]:n], False)
+        else:
+            change = None
+        self.store.update(token, fields, change)
+        self.written[token] = (run, id(entries), n)
+
+    def run(self) -> None:
+        self.running = True
+        pause = RETRY_AFTER[0]
+        while not self.stopped:
+            self.wake.wait(1.0)
+            self.wake.clear()
+            if self.flush():
+                pause = RETRY_AFTER[0]
+            else:
+                time.sleep(pause)
+                pause = min(RETRY_AFTER[1], pause * 2)
+
+
+# What a full record carries besides the moment's fields (RecordWriter.base).
+FULL_FIELDS = ("config", "scenario", "snapshot")
 
 
 def check_queue(url: str) -> str | None:
