@@ -212,3 +212,46 @@ def test_log_times_over_1000_s_keep_clear_of_the_icon(open_page, server):
     }""")
     assert [o["t"] for o in overlaps] == ["98765.43", "12345.67", "1234.56"]
     assert all(o["clear"] for o in overlaps), overlaps
+
+
+# -- the views added for issues 11 to 13 -------------------------------------------------
+
+NEW_VIEWS = {
+    # a lesson paused at a prediction (radio group, Reveal, a highlight)
+    "lesson-prediction": ("?lesson=reply-deliberate&step=3&lang=en",
+                          "() => !!document.querySelector('#lesson-predict:not([hidden])')"),
+    # the German page, with a lesson step open
+    "german-lesson": ("?lesson=four-failures&step=2&lang=de",
+                      "() => !!document.querySelector('#lesson:not([hidden])')"),
+    # three lanes and the truth table
+    "compare-semantics": ("?view=semantics&case=request-lost,reply-lost",
+                          "() => document.querySelectorAll('#sem-tt button.tt-cell').length > 0"
+                          " && !document.querySelector('#semantics[aria-busy]')"),
+}
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+@pytest.mark.parametrize("view", list(NEW_VIEWS))
+def test_new_views_have_no_serious_axe_findings(open_page, server, view, viewport):
+    query, ready = NEW_VIEWS[view]
+    page = open_page(VIEWPORTS[viewport])
+    errors = open_app(page, server.url, query=query)
+    page.wait_for_function(ready, timeout=TIMEOUT_MS)
+    page.wait_for_timeout(500)  # let a step's set-up settle before scanning
+    found = blocking_violations(page)
+    print(f"\naxe, {view} at {viewport}:", *found, sep="\n  ")
+    assert found == []
+    assert errors == []
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_room_panel_has_no_serious_axe_findings(open_page, server, viewport):
+    page = open_page(VIEWPORTS[viewport])
+    errors = open_app(page, server.url)
+    page.click("#room-start")
+    expect(page.locator("#room-panel")).to_be_visible()
+    expect(page.locator("#room-code-shown")).to_have_text(re.compile(r"^\S{6}$"))
+    found = blocking_violations(page)
+    print(f"\naxe, room panel at {viewport}:", *found, sep="\n  ")
+    assert found == []
+    assert errors == []
