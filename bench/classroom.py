@@ -10,13 +10,23 @@ notes when it got it: same machine, same clock), and each presenter command (one
 every follower's stream. Then the faults, on the two-process setup: Redis restarted
 mid-lecture (what the followers see), and one server process killed (its followers
 re-join the other with their last seq: they must resume at the next seq).
+
+The followers run in ``--client-procs`` worker processes (``--worker``: this module again,
+talking JSON lines over stdin/stdout), so the clients' own threads do not share one
+interpreter's lock: several hundred python-socketio clients in one process measure the
+client more than the servers.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import subprocess
+import sys
 import threading
 import time
+from collections import Counter
 
 from tests.support import AckingClient, RedisServer, ServerProcess, redis_available
 
@@ -98,15 +108,105 @@ class Follower:
             pass
 
 
-def percentile(values: list[float], p: float) -> float:
-    if not values:
+def percentile(hist: Counter, p: float) -> float:
+    """The p-th percentile of latencies kept as 0.1 ms buckets (seconds)."""
+    total = sum(hist.values())
+    if not total:
         return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+    rank = min(total - 1, int(p / 100 * total))
+    seen = 0
+    for bucket in sorted(hist):
+        seen += hist[bucket]
+        if seen > rank:
+            return bucket / 10_000
+    return max(hist) / 10_000
+
+
+def bucketed(latencies: list[float]) -> Counter:
+    return Counter(max(0, int(x * 10_000)) for x in latencies)
+
+
+def worker(urls: list[str], room: str, n: int, offset: int) -> int:
+    """``--worker``: n followers; reads {"do": "move", ...} / {"do": "stop", ...} lines,
+    writes one JSON line per answer (the last: the followers' figures)."""
+    followers = [Follower(urls[(offset + i) % len(urls)], room) for i in range(n)]
+    print(json.dumps({"ready": n}), flush=True)
+    for line in sys.stdin:
+        msg = json.loads(line)
+        if msg["do"] == "move":
+            moved = 0
+            for f in followers:
+                if f.url == msg["from"]:
+                    f.sio = type(f.sio)(reconnection=False)
+                    f.sio.on("snapshot", f.on_snapshot)
+                    f.sio.on("events", f.on_events)
+                    f.connect(msg["to"])  # re-joins with its last seq
+                    moved += 1
+            print(json.dumps({"moved": moved}), flush=True)
+        elif msg["do"] == "stop":
+            commands, head = msg["commands"], msg["head"]
+            hist: Counter = Counter()
+            for f in followers:
+                hist.update(bucketed(f.latencies))
+            out = {"followers": n, "batches": sum(len(f.latencies) for f in followers),
+                   "hist": {str(k): v for k, v in hist.items()},
+                   "gaps": sum(f.gaps for f in followers),
+                   "twice": sum(f.twice for f in followers),
+                   "resumed": sum(f.resumed for f in followers),
+                   "snapshots": sum(f.snapshots for f in followers),
+                   "refused": sum(f.refused for f in followers),
+                   "behind": sum(1 for f in followers if f.seq != head),
+                   "once": all(all(f.orders.get(order) == 1 for order in commands)
+                               for f in followers)}
+            for f in followers:
+                f.close()
+            print(json.dumps(out), flush=True)
+            return 0
+    return 1
+
+
+class Workers:
+    """The follower processes of one lecture."""
+
+    def __init__(self, urls: list[str], room: str, n: int, procs: int) -> None:
+        self.procs = []
+        share = [n // procs + (1 if i < n % procs else 0) for i in range(procs)]
+        offset = 0
+        for count in share:
+            if not count:
+                continue
+            self.procs.append(subprocess.Popen(
+                [sys.executable, "-m", "bench.classroom", "--worker", "--urls", ",".join(urls),
+                 "--room", room, "--followers", str(count), "--offset", str(offset)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+            offset += count
+
+    def answers(self) -> list[dict]:
+        out = []
+        for proc in self.procs:
+            line = proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"a follower process ended (status {proc.wait()})")
+            out.append(json.loads(line))
+        return out
+
+    def tell(self, message: dict) -> list[dict]:
+        for proc in self.procs:
+            proc.stdin.write(json.dumps(message) + "\n")
+            proc.stdin.flush()
+        return self.answers()
+
+    def close(self) -> None:
+        for proc in self.procs:
+            try:
+                proc.stdin.close()
+                proc.wait(timeout=30)
+            except Exception:
+                proc.kill()
 
 
 def lecture(urls: list[str], presenter_url: str, n: int, duration: float,
-            faults=None) -> dict:
+            faults=None, procs: int = 1) -> dict:
     presenter = AckingClient(presenter_url)
     assert presenter.call("join", {"session": None})["ok"]
     room = presenter.call("room-start")
@@ -114,41 +214,44 @@ def lecture(urls: list[str], presenter_url: str, n: int, duration: float,
     assert presenter.call("command", {"cmd": "speed", "speed": SPEED})["ok"]
     assert presenter.call("command", {"cmd": "play"})["ok"]
     started = time.perf_counter()
-    followers = []
-    for i in range(n):
-        followers.append(Follower(urls[i % len(urls)], room["room"]))
-    joined = time.perf_counter() - started
-    commands = []
-    t0 = time.perf_counter()
-    step = 0
-    while time.perf_counter() - t0 < duration:
-        answer = presenter.call("command", {"cmd": "create-order", "amount": 1})
-        if answer.get("ok"):
-            commands.append(answer["order"])
-        step += 1
-        if faults:
-            faults(step, followers)
-        time.sleep(1.0)
-    presenter.call("command", {"cmd": "pause"})
-    time.sleep(2.0)
-    head = presenter.batches[-1]["to_seq"] if presenter.batches else 0
-    latencies = [x for f in followers for x in f.latencies]
-    behind = sum(1 for f in followers if f.seq != head)
-    once = all(all(f.orders.get(order) == 1 for order in commands) for f in followers)
+    workers = Workers(urls, room["room"], n, procs)
+    try:
+        workers.answers()  # every follower joined
+        joined = time.perf_counter() - started
+        commands = []
+        t0 = time.perf_counter()
+        step = 0
+        while time.perf_counter() - t0 < duration:
+            answer = presenter.call("command", {"cmd": "create-order", "amount": 1})
+            if answer.get("ok"):
+                commands.append(answer["order"])
+            step += 1
+            if faults:
+                faults(step, workers)
+            time.sleep(1.0)
+        presenter.call("command", {"cmd": "pause"})
+        time.sleep(2.0)
+        head = presenter.batches[-1]["to_seq"] if presenter.batches else 0
+        parts = workers.tell({"do": "stop", "commands": commands, "head": head})
+    finally:
+        workers.close()
+    hist: Counter = Counter()
+    for part in parts:
+        hist.update({int(k): v for k, v in part["hist"].items()})
     presenter_once = sorted(commands) == sorted(set(commands))
-    result = {"followers": n, "join_s": joined,
-              "batches": sum(len(f.latencies) for f in followers),
-              "p50_ms": 1000 * percentile(latencies, 50),
-              "p99_ms": 1000 * percentile(latencies, 99),
-              "max_ms": 1000 * max(latencies, default=float("nan")),
-              "gaps": sum(f.gaps for f in followers), "twice": sum(f.twice for f in followers),
-              "resumed": sum(f.resumed for f in followers),
-              "snapshots": sum(f.snapshots for f in followers), "behind_at_end": behind,
-              "refused": sum(f.refused for f in followers),
-              "commands": len(commands), "each_command_once": once and presenter_once,
+    result = {"followers": n, "join_s": joined, "client_procs": len(parts),
+              "batches": sum(p["batches"] for p in parts),
+              "p50_ms": 1000 * percentile(hist, 50),
+              "p99_ms": 1000 * percentile(hist, 99),
+              "max_ms": 1000 * (max(hist) / 10_000 if hist else float("nan")),
+              "gaps": sum(p["gaps"] for p in parts), "twice": sum(p["twice"] for p in parts),
+              "resumed": sum(p["resumed"] for p in parts),
+              "snapshots": sum(p["snapshots"] for p in parts),
+              "behind_at_end": sum(p["behind"] for p in parts),
+              "refused": sum(p["refused"] for p in parts),
+              "commands": len(commands),
+              "each_command_once": all(p["once"] for p in parts) and presenter_once,
               "head_seq": head}
-    for f in followers:
-        f.close()
     presenter.close()
     return result
 
@@ -169,9 +272,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--followers", type=int, default=200)
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--quick", action="store_true", help="20 followers, 8 s")
+    parser.add_argument("--client-procs", type=int, default=None,
+                        help="follower processes (default: one per 150 followers, 1 to 4)")
+    parser.add_argument("--no-faults", action="store_true",
+                        help="skip the third lecture (Redis restarted, a process killed)")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--urls", help=argparse.SUPPRESS)
+    parser.add_argument("--room", help=argparse.SUPPRESS)
+    parser.add_argument("--offset", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.worker:
+        return worker(args.urls.split(","), args.room, args.followers, args.offset)
     if args.quick:
         args.followers, args.duration = 20, 8.0
+    procs = args.client_procs or max(1, min(4, math.ceil(args.followers / 150)))
     if not redis_available():
         print("classroom: redis-server is not installed (make test installs it): skipped")
         return 0
@@ -183,9 +297,11 @@ def main(argv: list[str] | None = None) -> int:
         b = ServerProcess("eventlet", extra, log_name="bench-classroom-b")
         single = ServerProcess("eventlet", extra[2:], log_name="bench-classroom-single")
         try:
-            two = lecture([a.url, b.url], a.url, args.followers, args.duration)
+            print(f"{args.followers} followers in {procs} client processes, "
+                  f"{args.duration:g} s each", flush=True)
+            two = lecture([a.url, b.url], a.url, args.followers, args.duration, procs=procs)
             show("2 processes + Redis", two)
-            one = lecture([single.url], single.url, args.followers, args.duration)
+            one = lecture([single.url], single.url, args.followers, args.duration, procs=procs)
             show("1 process, no Redis", one)
             for r in (two, one):
                 if r["behind_at_end"] or r["twice"] or not r["each_command_once"]:
@@ -194,25 +310,21 @@ def main(argv: list[str] | None = None) -> int:
             # Faults on the two-process setup: Redis restarted, then process B killed.
             said = []
 
-            def faults(step: int, followers: list[Follower]) -> None:
+            def faults(step: int, workers: Workers) -> None:
                 third = max(2, int(args.duration / 3))
                 if step == third:
                     redis.restart()
                     said.append(f"Redis restarted at {step} s")
                 elif step == 2 * third:
                     b.stop()
-                    moved = 0
-                    for f in followers:
-                        if f.url == b.url:
-                            f.sio = type(f.sio)(reconnection=False)
-                            f.sio.on("snapshot", f.on_snapshot)
-                            f.sio.on("events", f.on_events)
-                            f.connect(a.url)  # re-joins with its last seq
-                            moved += 1
+                    moved = sum(m["moved"] for m in workers.tell(
+                        {"do": "move", "from": b.url, "to": a.url}))
                     said.append(f"B killed at {step} s, {moved} followers re-joined A")
 
+            if args.no_faults:
+                return status
             faulty = lecture([a.url, b.url], a.url, args.followers,
-                             max(args.duration, 9.0), faults)
+                             max(args.duration, 9.0), faults, procs=procs)
             print("; ".join(said))
             show("2 processes + Redis, with faults", faulty)
             if faulty["behind_at_end"] or not faulty["each_command_once"]:
