@@ -250,3 +250,21 @@ def test_it_fits_without_sideways_scrolling(page, server, width, height):
         xs = {round(lane.bounding_box()["x"]) for lane in page.locator(".lane").all()}
         assert len(xs) == 1  # stacked
     shot(page, f"semantics-{width}x{height}")
+
+
+def test_paused_lanes_are_drawn_again_after_presentation_mode_resizes_them(page, server):
+    """A resize clears a canvas: paused lanes draw again at the same moment (they stayed
+    blank in presentation mode)."""
+    page.set_viewport_size({"width": 1280, "height": 720})
+    open_view(page, server.url, "?view=semantics&case=reply-lost")
+    page.get_by_role("button", name="Pause", exact=True).click()
+    inked = """() => window.amo.semantics.lanes.every((lane) => {
+        const c = lane.canvas, d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++;
+        return n > 500; })"""
+    page.wait_for_function(inked)
+    page.keyboard.press("p")
+    expect(page.locator("html")).to_have_class(re.compile(r"\bpresenting\b"))
+    page.wait_for_function(inked)
+    page.keyboard.press("p")
+    expect(page.locator("html")).not_to_have_class(re.compile(r"\bpresenting\b"))

@@ -313,6 +313,7 @@ export class Lane {
     const d = this.data;
     const { w, h, k, dpr } = this.size;
     if (!d || w < 2 || h < 2) return;
+    this.dirty = false;
     const ctx = this.ctx;
     ctx.setTransform(dpr * k, 0, 0, dpr * k, 0, 0);
     ctx.clearRect(0, 0, w, h);

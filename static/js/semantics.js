@@ -346,7 +346,12 @@ export class SemanticsView {
       }
       this.last = now;
       this.draw();
-    } else this.last = null;
+    } else {
+      this.last = null;
+      // Paused: a lane whose canvas was resized (presentation mode, a rotated phone) was
+      // cleared by the resize and is drawn again at the same moment.
+      if (this.lanes.some((lane) => lane.dirty)) this.draw();
+    }
     this.frames += 1;
   }
 
