@@ -65,8 +65,11 @@ class Follower:
 
     def join(self) -> None:
         for _ in range(20):  # a room whose record is being written again: a moment
-            answer = self.sio.call("room-join", {"room": self.room, "last_seq": self.seq,
-                                                 "run": self.run}, timeout=20)
+            try:
+                answer = self.sio.call("room-join", {"room": self.room, "last_seq": self.seq,
+                                                     "run": self.run}, timeout=20)
+            except Exception as error:  # no answer within 20 s (an overloaded machine)
+                answer = {"ok": False, "error": repr(error)}
             if answer.get("ok"):
                 break
             self.refused += 1
