@@ -246,8 +246,12 @@ export class Room {
   build() {
     const header = this.header;
     const anchor = header.querySelector("#present");
-    this.startBtn = el("button", { type: "button", id: "room-start", class: "bar-btn" }, el("span", { "aria-hidden": "true", text: "◎ " }), t("room.start"));
-    this.joinBtn = el("button", { type: "button", id: "room-join-open", class: "bar-btn", text: t("room.join-open") });
+    // A long and a short label: the top bar on a projector shows the short one (app.css).
+    const label = (long, short) => [el("span", { class: "long", text: long }), el("span", { class: "short", text: short })];
+    this.startBtn = el("button", { type: "button", id: "room-start", class: "bar-btn", "aria-label": t("room.start") },
+      el("span", { "aria-hidden": "true", text: "◎ " }), ...label(t("room.start"), t("room.start-short")));
+    this.joinBtn = el("button", { type: "button", id: "room-join-open", class: "bar-btn", "aria-label": t("room.join-open") },
+      ...label(t("room.join-open"), t("room.join-short")));
     (anchor ? anchor.parentElement : header).insertBefore(this.joinBtn, anchor ? anchor.nextSibling : null);
     this.joinBtn.parentElement.insertBefore(this.startBtn, this.joinBtn);
     this.startBtn.addEventListener("click", () => this.start());
