@@ -38,6 +38,7 @@ from engine.errors import CommandError
 from engine.history import MAX_HISTORY_EVENTS
 from engine.runfile import dump_run, load_run
 
+from . import transport
 from .hub import address_key, room_of
 from .ratelimit import TokenBucket
 from .roomstore import MemoryRoomStore, Publisher, RecordWriter
@@ -202,16 +203,11 @@ class Rooms:
 
     def _tap(self) -> None:
         """Hear every room broadcast that comes through the message queue from another
-        process (python-socketio 5.18: ``PubSubManager._handle_emit`` delivers each one
-        to this process's sockets). A room's recent batches are kept, and hearing and
-        delivering happen under ``tap_lock``, so a follower joining here gets its
-        snapshot, the batches since the record's seq, then the stream: no gap."""
-        manager = self.sio.server.manager
-        deliver = getattr(manager, "_handle_emit", None)
-        if deliver is None:  # pragma: no cover - not a pub/sub manager
-            return
+        process (``transport.tap_queue_emits``). A room's recent batches are kept, and
+        hearing and delivering happen under ``tap_lock``, so a follower joining here gets
+        its snapshot, the batches since the record's seq, then the stream: no gap."""
 
-        def handle(message: dict) -> None:
+        def handle(message: dict, deliver) -> None:
             room = message.get("room")
             if not (isinstance(room, str) and room.startswith(FOLLOW)):
                 deliver(message)
@@ -220,7 +216,7 @@ class Rooms:
                 self._hear(room[len(FOLLOW):], message)
                 deliver(message)
 
-        manager._handle_emit = handle
+        transport.tap_queue_emits(self.sio.server, handle)
 
     def _hear(self, token: str, message: dict) -> None:
         data = message.get("data")

@@ -130,6 +130,23 @@ def close_events_outside_namespaces(server) -> None:
     server._handle_event = handle
 
 
+def tap_queue_emits(server, tap) -> bool:
+    """Route every emit that arrives through the message queue from another process via
+    ``tap(message, deliver)``, which must call ``deliver(message)`` to hand it to this
+    process's sockets (server/rooms.py keeps a room's recent batches so a joiner misses
+    none). False if the server has no message queue.
+
+    Written against python-socketio 5.18.1: ``PubSubManager._handle_emit(message)``
+    delivers each queued emit (``{"event", "data", "room", "namespace", ...}``).
+    """
+    manager = server.manager
+    deliver = getattr(manager, "_handle_emit", None)
+    if deliver is None:  # not a pub/sub manager
+        return False
+    manager._handle_emit = lambda message: tap(message, deliver)
+    return True
+
+
 def backlog(server, sid: str) -> int:
     """Packets engine.io holds for this client that it has not written yet.
 
