@@ -40,7 +40,10 @@ export class FailureControls {
     this.nexts = []; // {point, el}: the "next only" buttons
     this.chips = []; // {point, el}
     this.byPointer = false;
-    this.pending = new Set(); // points with a set-failure command on its way
+    // Points with a set-failure command on its way, and the mode asked for: the answer
+    // comes before the event that changes the store (the next frame's batch), so a
+    // checkbox shows what the person did until the store says the same (or 2 s passed).
+    this.pending = new Map();
   }
 
   /** Build the controls for these failure points (again only if the list changed). */
@@ -128,9 +131,12 @@ export class FailureControls {
   set(point, fields) {
     // Until the answer, the control shows what the person did (a redraw from the store's
     // older setting would flip a just-clicked checkbox back for a moment).
-    this.pending.add(point);
+    const wait = { mode: fields.mode, answered: null };
+    this.pending.set(point, wait);
     return this.send("set-failure", { point, ...fields }).then((a) => {
-      this.pending.delete(point);
+      if (this.pending.get(point) !== wait) return; // a later click took over
+      if (a.ok && wait.mode !== undefined) wait.answered = performance.now();
+      else this.pending.delete(point);
       this.view.dirty.failures = true;
       if (!a.ok) this.render(this.store.failures);
     });
@@ -160,6 +166,8 @@ export class FailureControls {
     for (const { point, input, label } of this.boxes) {
       const f = get(point);
       label.closest(".frow").hidden = noReplies && failureWords(point).leg === "reply";
+      const wait = this.pending.get(point);
+      if (wait && wait.answered !== null && (wait.mode === f.mode || performance.now() - wait.answered > 2000)) this.pending.delete(point);
       if (!this.pending.has(point)) input.checked = f.mode === "on";
       label.dataset.mode = f.mode;
       label.closest(".frow").dataset.mode = f.mode === "off" && f.probability > 0 ? "random" : f.mode;
