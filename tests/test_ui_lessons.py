@@ -262,6 +262,11 @@ def test_the_call_control_and_call_sync_in_a_link(fast_page, server):
     page.get_by_label("Call").select_option("sync")
     page.wait_for_function("() => window.amo.store.config.call === 'sync'")
     page.wait_for_function("() => /[?&]call=sync/.test(location.search)", timeout=TIMEOUT_MS)
+    # Another scenario keeps the call mode chosen.
+    page.locator("#scenario").select_option("crash-after-processing")
+    page.wait_for_function("() => window.amo.store.scenario === 'crash-after-processing'")
+    assert page.evaluate("() => window.amo.store.config.call") == "sync"
+    expect(page.locator("#call")).to_have_value("sync")
     other = page.context.new_page()
     open_app(other, server.url, query="?call=blocking")
     expect(other.locator("#notice")).to_contain_text("call=blocking")

@@ -59,6 +59,9 @@ export class Controls {
       const seed = Number(els.seed.value);
       const fields = { name: ev.target.value };
       if (Number.isInteger(seed) && seed >= 0) fields.seed = seed;
+      // The Call menu's choice stays with the next scenario (a synchronous caller stays one).
+      const call = this.store.config && this.store.config.call;
+      if (call && call !== "async") fields.config = { call };
       this.send("scenario", fields);
     });
     els.seed.addEventListener("change", (ev) => {
