@@ -75,6 +75,11 @@ class Session:
         self.attachment: Hashable | None = None  # the hub's handle; None while detached
         self.detached_at: float | None = now
         self.run = 0
+        # Pacing's order: every payload that carries pacing (snapshot, batch, clock, a play
+        # or pause answer) gets the next number, made under the hub's lock, so the page can
+        # drop one that reaches it after a newer one (a play answer sent after the frame
+        # that already paused the run at its ``until``).
+        self.pace = 0
         # The run the latest fork was made from: its config, full command log, scenario.
         self.original: dict | None = None
         self._start_run(now)
@@ -158,12 +163,16 @@ class Session:
                 "custom": self.custom, "seq": shown.seq, "t": shown.now,
                 "window": self.limits.window, "in_flight_omitted": omitted,
                 "view": self.view_info(), "forked_from": self.forked_from,
-                "imported": self.imported, "state": state}
+                "imported": self.imported, "pace": self._paced(), "state": state}
+
+    def _paced(self) -> int:
+        self.pace += 1
+        return self.pace
 
     def clock(self) -> dict:
-        return {"run": self.run, "t": self.shown.now, "playing": self.playing,
-                "speed": self.speed, "held_back": self.held_back, "over": self.over,
-                "live": self.view is None}
+        return {"pace": self._paced(), "run": self.run, "t": self.shown.now,
+                "playing": self.playing, "speed": self.speed, "held_back": self.held_back,
+                "over": self.over, "live": self.view is None}
 
     def stats(self) -> dict:
         return {"run": self.run, "seq": self.sim.seq, "sent": self.sent, "acked": self.acked,
@@ -306,7 +315,8 @@ class Session:
     def _batch(self, events: list[dict]) -> dict:
         return {"run": self.run, "from_seq": events[0]["seq"], "to_seq": events[-1]["seq"],
                 "t": self.sim.now, "playing": self.playing, "speed": self.speed,
-                "held_back": self.held_back, "over": self.over, "events": events}
+                "held_back": self.held_back, "over": self.over, "pace": self._paced(),
+                "events": events}
 
     def tick(self, now: float, can_send: bool = True) -> list[Message]:
         """One frame: advance, then the batch of this frame's events and any clock news.
@@ -424,6 +434,7 @@ class Session:
                 if self.until_seq is not None and self.collected >= self.until_seq:
                     self._until_reached()  # "before" an event the next step makes
                     answer["playing"] = False
+            answer["pace"] = self._paced()
             return answer, []
         if name == "pause":
             self._advance(now)
@@ -432,7 +443,7 @@ class Session:
             self.ended_by_itself = False
             self.held_back = False
             self.clock_due = True
-            return {"playing": False, "t": self.sim.now}, []
+            return {"playing": False, "t": self.sim.now, "pace": self._paced()}, []
         if name == "speed":
             self._advance(now)
             self.speed = cmd["speed"]

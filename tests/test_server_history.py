@@ -47,7 +47,8 @@ def digest(events: list[dict]) -> str:
 
 
 def without_view(snapshot: dict) -> dict:
-    return {k: v for k, v in snapshot.items() if k != "view"}
+    """The snapshot's run as shown (not the moment's `view`, nor pacing's order `pace`)."""
+    return {k: v for k, v in snapshot.items() if k not in ("view", "pace")}
 
 
 # -- seek and live ------------------------------------------------------------------------

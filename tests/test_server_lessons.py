@@ -326,3 +326,21 @@ def test_each_shipped_lesson_plays_as_written(lesson):
             assert len(held) == 1, (lesson["id"], n, held)
         else:
             play(p, predict["reveal"]["until"])
+
+
+def test_pacing_is_numbered_so_a_late_play_answer_cannot_undo_the_pause():
+    """The play answer leaves the server after its handler returns; the frame that pauses
+    the run at its until can overtake it on the socket. Every pacing payload is numbered
+    in the order it was made, so the page keeps the newer one (playing: false)."""
+    p = Player()
+    p.command("scenario", name="request-lost")
+    p.command("speed", speed=20)
+    answer = p.command("play", until={"type": "message-sent", "order": 1, "leg": "request"})
+    assert answer["playing"] is True
+    frame = p.session.tick(p.now + 1 / 30)  # the frame made before the answer was sent
+    paced = [payload for _, payload in frame if "playing" in payload]
+    assert paced and paced[-1]["playing"] is False
+    assert all(payload["pace"] > answer["pace"] for payload in paced)
+    # Every later pacing payload (clock, pause answer) goes on counting up.
+    later = p.session.command(cmd("pause"), p.now + 0.1)[0]["pace"]
+    assert later > paced[-1]["pace"] and p.session.clock()["pace"] > later

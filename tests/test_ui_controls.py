@@ -93,6 +93,12 @@ def test_a_run_with_nothing_left_stops_and_releases_play(page, server):
     t = page.evaluate("() => window.amo.clock.serverT")
     page.wait_for_timeout(600)
     assert page.evaluate("() => window.amo.clock.serverT") == t  # it does not count on
+    # A play answer that reaches the page after the frame that released Play (it left the
+    # server later, made earlier: a lower pace) does not press Play again.
+    page.evaluate("() => { const s = window.amo.store;"
+                  " s.setPacing({playing: true, pace: s.pace - 1}); }")
+    page.wait_for_timeout(100)
+    expect(page.locator("#play")).to_have_attribute("aria-pressed", "false")
     # Step at the end says there is nothing left.
     page.get_by_role("button", name="Step", exact=True).click()
     expect(page.locator("#status")).to_contain_text("Step: nothing left to happen")

@@ -218,6 +218,9 @@ def test_copy_link_carries_the_language(browser, server):
         open_page(page, server.url, "?lang=de&scenario=happy-path&speed=20&play=1")
         page.locator("#send").click()
         page.wait_for_function("() => window.amo.store.counts.orders >= 2")
+        # Let the run end first: its "Lauf zu Ende" sentence is newer news than the copy's
+        # and would take the status line from it (CI saw that race).
+        page.wait_for_function("() => window.amo.store.pacing.over")
         page.locator("#run-menu summary").click()
         page.get_by_role("button", name="Link kopieren").click()
         expect(page.locator("#status")).to_contain_text("Link kopiert")

@@ -24,7 +24,7 @@ export class Commands {
   async send(cmd, fields, { quiet = false } = {}) {
     const answer = await this.conn.command(cmd, fields);
     if (answer.ok) {
-      if (typeof answer.playing === "boolean") this.store.setPacing({ playing: answer.playing });
+      if (typeof answer.playing === "boolean") this.store.setPacing({ playing: answer.playing, pace: answer.pace });
       if (this.after) this.after(cmd);
       if (answer.custom && !this.store.custom) {
         this.store.custom = true;

@@ -23,6 +23,8 @@ export class Store {
     this.seed = null;
     this.config = {};
     this.pacing = { playing: false, held_back: false, speed: 1, over: false };
+    // The newest pacing's number (Session.pace on the server); a snapshot starts afresh.
+    this.pace = -1;
     this.customer = { credit_limit: 0, reserved: 0, available: 0, up: true, restarts_at: null };
     this.approvedTotal = 0;
     this.invariant = { ok: true, reserved: 0, approved_total: 0, unbacked: 0, broken_at_seq: null, broken_at_t: null };
@@ -51,6 +53,12 @@ export class Store {
 
   /** Pacing as the server reports it (snapshot, batch, clock, a play or pause answer). */
   setPacing(msg) {
+    // Older than pacing already shown (a play answer overtaken by the frame that paused
+    // the run at its until): dropped.
+    if (typeof msg.pace === "number") {
+      if (msg.pace < this.pace) return;
+      this.pace = msg.pace;
+    }
     for (const k of Object.keys(this.pacing)) {
       if (msg[k] !== undefined) this.pacing[k] = k === "speed" ? msg[k] : !!msg[k];
     }
