@@ -62,6 +62,8 @@ FOLLOW = "follow:"  # the followers of a room
 PRESENT = "present:"  # the presenter's sockets of a room
 RECENT_BATCHES = 90  # batches kept per room for resume (3 s at 30 frames a second)
 BEAT = 1.0  # seconds between two rounds of room upkeep
+HOST_TTL = 5.0  # a process's heartbeat in the shared store lives this long (written each BEAT)
+CLAIM_TTL = 10.0  # one process at a time takes over a room whose presenter's process died
 NOT_OPEN = ("an open room: this one has ended or never existed; ask the presenter for "
             "the current link or code")
 FOLLOWER_REFUSED = ("nothing: you follow a room, only its presenter controls the run; "
@@ -183,6 +185,7 @@ class Rooms:
         self.task = None
         self.stopped = False
         self.ended = 0
+        self.orphans: set[str] = set()  # rooms followed here whose leading process died
 
     # ------------------------------------------------------------ wiring
     def install(self) -> None:
@@ -248,6 +251,7 @@ class Rooms:
 
     def start(self) -> None:
         if self.task is None:
+            self._beat()
             self.task = self.sio.start_background_task(self.run)
             if self.store.shared:
                 self.sio.start_background_task(self.writer.run)
@@ -260,6 +264,14 @@ class Rooms:
                 self.upkeep()
             except Exception:  # pragma: no cover - e.g. Redis restarting: try again
                 log.exception("room upkeep failed")
+
+    def _beat(self) -> None:
+        """This process is alive (the shared store's heartbeat key, HOST_TTL seconds)."""
+        if self.store.shared:
+            try:
+                self.store.beat(self.host, HOST_TTL)
+            except Exception:  # Redis away: the next beat tries again
+                log.warning("heartbeat not written (message queue unavailable)")
 
     # ------------------------------------------------------------ helpers
     def _emit(self, event: str, payload: dict, to: str) -> None:
@@ -364,6 +376,10 @@ class Rooms:
         with self.hub.lock:
             owned = self.owned.get(data["room"])
             self._present(connection, data["room"])
+        if owned is None and self._orphaned(meta):
+            owned = self._adopt(connection, data["room"], now)
+            if owned is not None:
+                return {**self._info(owned), "here": True, "adopted": True}
         if owned is None:
             return {"room": data["room"], "code": meta.get("code"),
                     "link": f"/room/{data['room']}", "qr": f"/room/{data['room']}/qr.svg",
@@ -371,6 +387,66 @@ class Rooms:
                     "poll": self._public_poll(meta.get("poll")), "state": meta.get("state"),
                     "here": False}
         return {**self._info(owned, meta), "here": True}
+
+    def _orphaned(self, meta: dict) -> bool:
+        """The room's presenter's process is gone: its heartbeat has expired."""
+        owner = meta.get("owner")
+        return (self.store.shared and owner != self.host and "config" in meta
+                and not self.store.alive(str(owner)))
+
+    def _adopt(self, connection, token: str, now: float) -> Owned | None:
+        """The presenter came back to this process after its own died: the room's run is
+        rebuilt here from the record (config + command log up to its seq; the engine is
+        deterministic) and becomes the presenter's session's run, under the room's run
+        number, with the record's pacing; this process leads the room from now on. The
+        followers (everywhere) get the rebuilt run's snapshot; those that were on the dead
+        process re-join with their last seq and resume. What the dead process made after
+        its last record was written (a frame or so) is made again, the same, unless a
+        command of the presenter's was lost with it. None: another process is taking the
+        room over (or the record has no run yet)."""
+        if not self.store.claim(token, self.host, CLAIM_TTL):
+            return None
+        record = self.store.read(token)
+        if record is None:
+            return None
+        meta, entries = record
+        if "run" not in meta or "config" not in meta or not self._orphaned(meta):
+            return None
+        seen = meta.get("snapshot") or {}
+        replica = Replica(meta["run"], meta["config"], meta.get("scenario"),
+                          self.hub.store.limits.checkpoint_every)
+        replica.advance(entries, int(meta.get("seq", 0)))
+        sim = replica.sim
+        t = float(meta.get("t", sim.now))
+        upcoming = sim.next_time()
+        if t > sim.now and (upcoming is None or upcoming > t):
+            sim.now = t  # the clock between two events, as the presenter's was
+        with self.hub.lock:
+            session = self.hub._joined(connection)
+            if session.token in self.by_session or token in self.owned:
+                raise CommandError("room", token, "one room per session: this session "
+                                                  "leads another room")
+            session.adopt(now, sim, replica.history, run=int(meta["run"]),
+                          scenario=meta.get("scenario"),
+                          use_script=bool(meta.get("use_script", seen.get("script", True))),
+                          script_pos=int(meta.get("script_pos", 0)),
+                          speed=float(meta.get("speed", 1.0)),
+                          playing=bool(meta.get("playing", False)),
+                          custom=bool(meta.get("custom", False)))
+            owned = Owned(token, meta.get("code", ""), session.token, time.time(),
+                          control=str(meta.get("control", "")), snapshot=dict(seen),
+                          state=meta.get("state"))
+            self.owned[token] = owned
+            self.by_session[session.token] = token
+            self.replicas.pop(token, None)
+            snapshot = session.snapshot()
+            self.hub.emit("snapshot", snapshot, to=room_of(session.token))
+            self.mirror(session.token, "snapshot", snapshot)  # followers; the record, owned
+        with self.tap_lock:
+            self.heard.pop(token, None)
+        log.warning("room %s: taken over from process %s (its heartbeat expired)",
+                    token[:6], str(meta.get("owner"))[:6])
+        return owned
 
     def on_end(self, connection, payload: object, now: float) -> dict:
         data = control("room-end", payload)
@@ -756,6 +832,7 @@ class Rooms:
             return
         sim = session.sim
         fields = {"run": session.run, "seq": sim.seq, "t": sim.now,
+                  "use_script": session.use_script, "script_pos": session.script_pos,
                   "playing": session.playing, "speed": session.speed, "over": session.over,
                   "held_back": session.held_back, "custom": session.custom,
                   "view": None if session.view is None else session.view_info(),
@@ -789,6 +866,7 @@ class Rooms:
         """Once a second: end rooms whose presenter is gone or idle, write this process's
         follower counts, tell presenters how many follow (and how many answered)."""
         wall = time.time()
+        self._beat()
         with self.hub.lock:
             for token, owned in list(self.owned.items()):
                 session = self._session(owned)
@@ -810,13 +888,23 @@ class Rooms:
             else:
                 self.reported.pop(token, None)
         for token in [t for t in counts if t not in self.owned]:
-            if self.store.meta(token) is None:  # ended elsewhere: forget its followers
+            meta = self.store.meta(token)
+            if meta is None:  # ended elsewhere: forget its followers
                 with self.hub.lock:
                     for sid, follow in list(self.follows.items()):
                         if follow.room == token:
                             del self.follows[sid]
                             self.hub._leave(sid, FOLLOW + token)
                 self.replicas.pop(token, None)
+            elif self._orphaned(meta):
+                # The presenter's process died: nobody leads until the presenter's page
+                # reconnects (to any process) and takes the room over. Said once.
+                if token not in self.orphans:
+                    self.orphans.add(token)
+                    self.sio.emit("room-presenter", {"room": token, "away": True},
+                                  to=FOLLOW + token, ignore_queue=True)
+            else:
+                self.orphans.discard(token)
         for token, (owned, session) in owned_now.items():
             meta = self.store.meta(token)
             if meta is None or "config" not in meta or (

@@ -104,6 +104,18 @@ class MemoryRoomStore:
     def ping(self) -> bool:
         return True
 
+    # A process's heartbeat, and the claim of a room whose presenter's process is gone
+    # (rooms.py: a presenter reconnected elsewhere takes the room over). One process: the
+    # owner of every room is this one, alive while anything can ask.
+    def beat(self, host: str, ttl: float) -> None:
+        pass
+
+    def alive(self, host: str) -> bool:
+        return True
+
+    def claim(self, token: str, host: str, ttl: float) -> bool:
+        return True
+
 
 class RedisRoomStore(MemoryRoomStore):
     """Rooms in Redis, shared by every process that uses the same server (and ``prefix``).
@@ -214,6 +226,16 @@ class RedisRoomStore(MemoryRoomStore):
             if now - float(at) <= fresh:
                 total += int(n)
         return total
+
+    def beat(self, host: str, ttl: float) -> None:
+        self.r.set(self._k("host", host), "1", ex=max(1, int(ttl)))
+
+    def alive(self, host: str) -> bool:
+        return bool(self.r.exists(self._k("host", host)))
+
+    def claim(self, token: str, host: str, ttl: float) -> bool:
+        """One process takes a room over at a time (the first to claim it, for ``ttl``)."""
+        return bool(self.r.set(self._k("claim", token), host, nx=True, ex=max(1, int(ttl))))
 
     def touch(self, token: str, ttl: float) -> None:
         meta = self.r.hget(self._k("room", token), "code")

@@ -96,6 +96,24 @@ class Session:
         self.script_pos = 0
         self._begin(now, sim, History(sim, every=self.limits.checkpoint_every))
 
+    def adopt(self, now: float, sim: Simulation, history: History, *, run: int,
+              scenario: str | None, use_script: bool, script_pos: int, speed: float,
+              playing: bool, custom: bool) -> None:
+        """Make ``sim`` (a room's run rebuilt from its record after the presenter's process
+        died: server/rooms.py) this session's run, under the room's run number, with the
+        pacing the record had. The preset's script goes on from where the record says."""
+        self.scenario = scenario
+        self.config = sim.config
+        self.seed = sim.config.seed
+        self.use_script = use_script
+        self._begin(now, sim, history)
+        self.run = run
+        self.script = preset_script(scenario) if use_script and scenario is not None else []
+        self.script_pos = min(max(0, script_pos), len(self.script))
+        self.speed = speed
+        self.custom = custom
+        self.playing = playing and not self.over
+
     def _begin(self, now: float, sim: Simulation, history: History) -> None:
         """``sim`` becomes the current run (a new run number), paused; ``history`` follows it."""
         old_sent = getattr(self, "sent", 0)

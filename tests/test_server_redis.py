@@ -9,6 +9,8 @@ Runs when Debian's redis-server is installed (``make test`` installs it)."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 
 import pytest
@@ -159,6 +161,94 @@ def test_followers_of_a_killed_process_resume_on_the_other(redis):
         assert after[0] == last + 1  # nothing missing, nothing twice
         presenter.close()
         again.close()
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_the_presenter_of_a_killed_process_takes_the_room_over_on_the_other(redis):
+    """The presenter's process dies mid-lecture: followers elsewhere are told the presenter
+    is away; the presenter's page reconnects to the other process, which rebuilds the run
+    from the room's record and leads the room from there. Followers on that process go
+    on from the rebuilt snapshot; one that was on the dead process resumes at its seq."""
+    a = ServerProcess("eventlet", ["--message-queue", redis.url], log_name="redis-adopt-a")
+    b = ServerProcess("threading", ["--message-queue", redis.url], log_name="redis-adopt-b")
+    try:
+        presenter = AckingClient(a.url)
+        ok(presenter.call("join", {"session": None}))
+        room = ok(presenter.call("room-start"))
+        ok(presenter.call("command", {"cmd": "scenario", "name": "lossy-network",
+                                      "seed": 5, "config": {"orders": 100_000}}))
+        ok(presenter.call("command", {"cmd": "set-failure", "point": "reply-lost",
+                                      "mode": "on", "probability": 0.5}))
+        ok(presenter.call("command", {"cmd": "speed", "speed": 4}))
+        ok(presenter.call("command", {"cmd": "play"}))
+        time.sleep(0.5)
+        here = RawSocketIO(a.url)  # a follower on the presenter's own process
+        ok(here.call("room-join", {"room": room["room"]}))
+        there = RawSocketIO(b.url)  # and one on the other
+        ok(there.call("room-join", {"room": room["room"]}))
+        (snap,) = [p for n, p in here.received if n == "snapshot"]
+        events_until(here, lambda r: len(batches(r)) >= 3)
+        events_until(there, lambda r: len(batches(r)) >= 3)
+        last = contiguous(snap["seq"], batches(here.received))[-1]
+        run = snap["run"]
+
+        os.killpg(a.proc.pid, signal.SIGKILL)  # the presenter's process dies
+        a.stop()
+        presenter.sio.disconnect()
+        here.abort()
+        there.received.clear()
+        # Within the heartbeat's life (5 s) and an upkeep, B's followers hear it.
+        events_until(there, lambda r: any(n == "room-presenter" and p["away"]
+                                          for n, p in r), timeout=15)
+
+        # The presenter's page reconnects to B: its session is unknown there, its control
+        # token (kept by the page) takes the room over.
+        back = AckingClient(b.url)
+        ok(back.call("join", {"session": None}))
+        there.received.clear()
+        taken = ok(back.call("room-present", {"room": room["room"],
+                                              "control": room["control"]}))
+        assert taken["here"] is True and taken["adopted"] is True
+        assert taken["code"] == room["code"]
+        deadline = time.monotonic() + 5
+        while not [p for n, p in back.received if n == "snapshot" and p["run"] == run]:
+            assert time.monotonic() < deadline, back.received
+            time.sleep(0.05)
+        rebuilt = [p for n, p in back.received if n == "snapshot" and p["run"] == run][-1]
+        assert rebuilt["scenario"] == "lossy-network" and rebuilt["seed"] == 5
+        assert rebuilt["state"]["failures"]["reply-lost"]["probability"] == 0.5
+        assert rebuilt["playing"] is True and rebuilt["speed"] == 4
+        assert rebuilt["seq"] >= last - 200  # the record trails the stream by a frame or so
+        # B's follower gets the rebuilt run, then its stream, and the presenter is back.
+        got = events_until(there, lambda r: any(n == "snapshot" for n, _ in r)
+                           and len(batches(r)) >= 3)
+        (follow_snap,) = [p for n, p in got if n == "snapshot"]
+        assert follow_snap["run"] == run and follow_snap["session"] is None
+        after = contiguous(follow_snap["seq"], [b_ for b_ in batches(got)
+                                                if b_["run"] == run])
+        assert after and after[0] == follow_snap["seq"] + 1
+        events_until(there, lambda r: any(n == "room-presenter" and not p["away"]
+                                          for n, p in r))
+        # The presenter leads: a new order reaches the follower; followers still refused.
+        order = ok(back.call("command", {"cmd": "create-order"}))["order"]
+        events_until(there, lambda r: any(e["type"] == "order-created" and e["order"] == order
+                                          for b_ in batches(r) for e in b_["events"]))
+        assert there.call("command", {"cmd": "pause"})["error"]["field"] == "room"
+        # The follower of the dead process re-joins B with its last seq: no gap.
+        again = RawSocketIO(b.url)
+        answer = ok(again.call("room-join", {"room": room["room"], "last_seq": last,
+                                             "run": run}))
+        got = events_until(again, lambda r: len(batches(r)) >= 2)
+        if answer["resumed"]:
+            seqs = contiguous(last, batches(got))
+            assert seqs[0] == last + 1
+        else:  # ahead of the rebuilt run's head: a snapshot, then on from it
+            (resnap,) = [p for n, p in got if n == "snapshot"]
+            assert contiguous(resnap["seq"], batches(got))[0] == resnap["seq"] + 1
+        for client in (back, there, again):
+            client.close()
     finally:
         a.stop()
         b.stop()

@@ -288,9 +288,15 @@ export class Room {
     const saved = load(ROOM_KEY);
     if (saved && saved.room && saved.control) {
       this.info = saved;
+      // After each join (the page's session first: a server whose presenter's process
+      // died takes the room over into this session, docs/rooms.md).
       const present = () => this.present(saved);
-      this.conn.socket.on("connect", present);
-      if (this.conn.socket.connected) present();
+      const joined = this.conn.h.onJoined;
+      this.conn.h.onJoined = (answer) => {
+        if (joined) joined(answer);
+        present();
+      };
+      if (this.conn.socket.connected && this.conn.session && !this.conn.joining) present();
     }
   }
 
@@ -301,6 +307,11 @@ export class Room {
       this.showRoomButton();
       if (a.poll) this.onPoll(a.poll);
       this.publishLesson();
+      if (a.adopted) {
+        // The server that ran the room had stopped; this one rebuilt its run.
+        this.notice.hide();
+        this.announcer.say(t("room.adopted", { code: this.info.code }));
+      }
     } else if (!a.indefinite) {
       store(ROOM_KEY, null);
       this.info = null;
