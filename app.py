@@ -72,14 +72,14 @@ def _port(text: str) -> int:
     return int(text)
 
 
-def _positive(kind: type):
-    def parse(text: str):
+def _positive(kind: type, zero: bool = False):
+    def parse(text: str, what="0 or more" if zero else "a positive number"):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a positive number") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not (value >= 0 if zero else value > 0):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
         return value
     return parse
 
@@ -116,6 +116,7 @@ _VALUE_FLAGS = (
      f"events per session per frame at most (default {Limits.frame_events})"),
     ("--rate", "AMO_RATE", _positive(float), "50",
      "inbound messages per second per connection (default 50)"),
+    ("--proxies", "AMO_PROXIES", _positive(int, True), "0", "proxies in front to trust (0)"),
 )
 
 
@@ -214,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
             "AMO_MAX_SESSIONS": args.max_sessions,
             "AMO_WINDOW": args.window,
             "AMO_FRAME_EVENTS": args.frame_events,
-            "AMO_RATE": args.rate,
+            "AMO_RATE": args.rate, "AMO_PROXIES": args.proxies,
             "AMO_BURST": 2 * args.rate,
             "AMO_MESSAGE_QUEUE": args.message_queue,
             "AMO_LESSONS": os.environ.get("AMO_LESSONS") or None,

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine import ConfigError
 from engine.sweep import check_sweep, iter_loss_sweep, sweep_header
@@ -53,6 +54,7 @@ DEFAULTS = {
     "AMO_SHED_AFTER": 10.0,  # seconds an event waits so before its connection is closed
     "AMO_PACER": True,  # start the frame loop (in-process tests tick by hand)
     "AMO_CLOCK": time.monotonic,
+    "AMO_PROXIES": 0,  # trusted proxies in front (--proxies): werkzeug's ProxyFix
     "AMO_MESSAGE_QUEUE": None,  # redis://... : rooms span the processes sharing it (rooms.py)
     "AMO_ROOM_IDLE": 3 * 3600.0,  # seconds a room lasts without a presenter command
     "AMO_CODE_RATE": 10.0,  # room code attempts per minute per address (bursts of as many)
@@ -151,6 +153,9 @@ def create_app(config: dict | None = None) -> Flask:
         max_body=MAX_HTTP_BUFFER,
         on_bad_body=lambda sid: transport.close_eio_session(eio, sid),
         session_open=lambda sid: transport.eio_session_open(eio, sid))
+    proxies = int(app.config.get("AMO_PROXIES") or 0)
+    if proxies:  # behind that many proxies: the client's address is their X-Forwarded-For's
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     hub = Hub(socketio, app.config)
     hub.install()
     app.extensions["amo_hub"] = hub

@@ -252,7 +252,7 @@ class RawSocketIO:
     """
 
     def __init__(self, url: str, *, timeout: float = 10.0, rcvbuf: int | None = None,
-                 origin: str | None = None) -> None:
+                 origin: str | None = None, headers: dict | None = None) -> None:
         import websocket  # websocket-client: lazy, only the tests that use it need it
 
         self._timeout_error = websocket.WebSocketTimeoutException
@@ -262,6 +262,8 @@ class RawSocketIO:
             options["sockopt"] = [(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)]
         if origin:
             options["origin"] = origin
+        if headers:
+            options["header"] = [f"{name}: {value}" for name, value in headers.items()]
         self.ws = websocket.create_connection(ws_url, **options)
         self.received: list[tuple[str, object]] = []
         self.answers: dict[int, object] = {}

@@ -61,6 +61,8 @@ def test_allow_host_and_session_rate_flags():
     ([], {"AMO_ALLOW_HOSTS": "a.example,bad host"}),
     (["--session-rate", "0"], {}),
     ([], {"AMO_SESSION_RATE": "many"}),
+    (["--proxies", "-1"], {}),
+    ([], {"AMO_PROXIES": "nginx"}),
 ])
 def test_cli_bad_arguments_exit_2_with_one_line(argv, env, capsys):
     with pytest.raises(SystemExit) as exit_info:

@@ -589,6 +589,42 @@ def test_allow_host_adds_hosts(start_server, mode):
 # -- 8: sessions per address, the oldest detached session gives way --------------------------
 
 
+def test_behind_a_proxy_each_forwarded_address_has_its_own_allowance(start_server):
+    """``--proxies 1`` (nginx in front, docs/deployment.md): a class behind the proxy is
+    not one address. The address nginx appended (the last of X-Forwarded-For) counts; what
+    a client wrote before it does not. Without the flag the header is ignored."""
+    server = start_server("threading", "--session-rate", "5", "--proxies", "1")
+    opened = []
+
+    def join(forwarded: str) -> dict:
+        client = RawSocketIO(server.url, headers={"X-Forwarded-For": forwarded})
+        opened.append(client)
+        return client.call("join", {"session": None})
+
+    try:
+        assert all(join("10.0.0.1")["ok"] for _ in range(5))
+        refused = join("10.0.0.1")
+        assert is_refusal(refused, "session") and "address" in refused["error"]["message"]
+        # A spoofed address in front of the one nginx appended changes nothing.
+        assert is_refusal(join("203.0.113.9, 10.0.0.1"), "session")
+        # Another student behind the same proxy still gets a session.
+        assert join("10.0.0.2")["ok"]
+    finally:
+        for client in opened:
+            client.close()
+    plain = start_server("threading", "--session-rate", "5")
+    opened = []
+    try:
+        answers = [RawSocketIO(plain.url, headers={"X-Forwarded-For": f"10.0.1.{i}"})
+                   for i in range(6)]
+        opened.extend(answers)
+        results = [client.call("join", {"session": None}) for client in answers]
+        assert all(r["ok"] for r in results[:5]) and is_refusal(results[5], "session")
+    finally:
+        for client in opened:
+            client.close()
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_session_creation_is_limited_per_address(start_server, mode):
     """``join {session: null}`` from one address gets a clear refusal after a burst (here
