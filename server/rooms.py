@@ -448,6 +448,27 @@ class Rooms:
                     token[:6], str(meta.get("owner"))[:6])
         return owned
 
+    def _adopt_waiting(self) -> None:
+        """A presenter's page that reconnected here before its old process's heartbeat
+        expired got ``here: false``: once the heartbeat is gone, this process takes the
+        room over for that page and tells it (``room-adopted``)."""
+        if not self.store.shared:
+            return
+        for sid, token in list(self.presenters.items()):
+            if token in self.owned:
+                continue
+            meta = self.store.meta(token)
+            connection = self.hub.connections.get(sid)
+            if meta is None or connection is None or not self._orphaned(meta):
+                continue
+            try:
+                owned = self._adopt(connection, token, self.hub.clock())
+            except CommandError:  # the page has no session here (yet), or leads another
+                continue
+            if owned is not None:
+                self.hub.emit("room-adopted", {**self._info(owned), "here": True,
+                                               "adopted": True}, to=sid)
+
     def on_end(self, connection, payload: object, now: float) -> dict:
         data = control("room-end", payload)
         self._check_control(data)
@@ -905,6 +926,7 @@ class Rooms:
                                   to=FOLLOW + token, ignore_queue=True)
             else:
                 self.orphans.discard(token)
+        self._adopt_waiting()
         for token, (owned, session) in owned_now.items():
             meta = self.store.meta(token)
             if meta is None or "config" not in meta or (

@@ -161,6 +161,7 @@ export class Room {
     socket.on("room-poll", (m) => this.onPoll(m.poll));
     socket.on("room-ended", (m) => this.onEnded(m));
     socket.on("room-presenter", (m) => this.onPresenter(m));
+    socket.on("room-adopted", (m) => this.onAdopted(m));
     socket.on("room-state", (m) => this.setState(m.state));
     this.lessonState = null; // the presenter's lesson step, as last published
     this.publishing = Promise.resolve(); // room-state in order, one after the other
@@ -286,18 +287,21 @@ export class Room {
   // ------------------------------------------------------------ presenter
   lead() {
     const saved = load(ROOM_KEY);
-    if (saved && saved.room && saved.control) {
-      this.info = saved;
-      // After each join (the page's session first: a server whose presenter's process
-      // died takes the room over into this session, docs/rooms.md).
-      const present = () => this.present(saved);
-      const joined = this.conn.h.onJoined;
-      this.conn.h.onJoined = (answer) => {
-        if (joined) joined(answer);
-        present();
-      };
-      if (this.conn.socket.connected && this.conn.session && !this.conn.joining) present();
-    }
+    if (saved && saved.room && saved.control) this.info = saved;
+    // After each join (the page's session first), a page that leads a room (started now or
+    // before a reload) presents its control token again: a reconnect gets the presenter's
+    // sockets back, and a server whose presenter's process died takes the room over into
+    // this session (docs/rooms.md).
+    const present = () => {
+      const info = this.info;
+      if (info && info.room && info.control) this.present({ room: info.room, control: info.control, code: info.code });
+    };
+    const joined = this.conn.h.onJoined;
+    this.conn.h.onJoined = (answer) => {
+      if (joined) joined(answer);
+      present();
+    };
+    if (this.conn.socket.connected && this.conn.session && !this.conn.joining) present();
   }
 
   async present(saved) {
@@ -307,16 +311,22 @@ export class Room {
       this.showRoomButton();
       if (a.poll) this.onPoll(a.poll);
       this.publishLesson();
-      if (a.adopted) {
-        // The server that ran the room had stopped; this one rebuilt its run.
-        this.notice.hide();
-        this.announcer.say(t("room.adopted", { code: this.info.code }));
-      }
+      if (a.adopted) this.onAdopted(a);
     } else if (!a.indefinite) {
       store(ROOM_KEY, null);
       this.info = null;
       this.showRoomButton();
     }
+  }
+
+  /** The server that ran this page's room had stopped; the one this page reconnected to
+   * rebuilt its run from the room's record and leads it (docs/rooms.md). */
+  onAdopted(a) {
+    if (!this.info || a.room !== this.info.room) return;
+    this.info = { ...this.info, ...a, control: this.info.control };
+    this.showRoomButton();
+    this.notice.hide();
+    this.announcer.say(t("room.adopted", { code: this.info.code }));
   }
 
   async start() {
