@@ -98,6 +98,7 @@ class Owned:
     control: str = ""  # the control token's hash, to write the record again
     snapshot: dict | None = None  # the run's fields of the latest snapshot (for replicas)
     state: dict | None = None  # the room state the presenter published (written again too)
+    poll: dict | None = None  # the room's poll (written again too; its answers are not)
 
 
 @dataclass
@@ -435,7 +436,7 @@ class Rooms:
                           custom=bool(meta.get("custom", False)))
             owned = Owned(token, meta.get("code", ""), session.token, time.time(),
                           control=str(meta.get("control", "")), snapshot=dict(seen),
-                          state=meta.get("state"))
+                          state=meta.get("state"), poll=meta.get("poll"))
             self.owned[token] = owned
             self.by_session[session.token] = token
             self.replicas.pop(token, None)
@@ -494,6 +495,7 @@ class Rooms:
         poll = {"id": int(previous.get("id", 0)) + 1, "question": data["question"],
                 "choices": data["choices"], "revealed": False}
         self.store.update(data["room"], {"poll": poll})
+        self._keep_poll(data["room"], poll)
         self._activity(data["room"])
         message = {"room": data["room"], "poll": self._public_poll(poll)}
         self._emit("room-poll", message, FOLLOW + data["room"])
@@ -509,10 +511,18 @@ class Rooms:
         poll = {**poll, "revealed": True,
                 "counts": self.store.tally(data["room"], poll["id"], len(poll["choices"]))}
         self.store.update(data["room"], {"poll": poll})
+        self._keep_poll(data["room"], poll)
         message = {"room": data["room"], "poll": self._public_poll(poll)}
         self._emit("room-poll", message, FOLLOW + data["room"])
         self._emit("room-poll", message, PRESENT + data["room"])
         return {"poll": self._public_poll(poll)}
+
+    def _keep_poll(self, token: str, poll: dict) -> None:
+        """The presenter's process keeps the poll too: a store that lost its data (Redis
+        restarted without it) gets it back with the record (``_restore``)."""
+        owned = self.owned.get(token)
+        if owned is not None:
+            owned.poll = poll
 
     def on_state(self, connection, payload: object, now: float) -> dict:
         data = validate_state(payload)
@@ -953,15 +963,22 @@ class Rooms:
 
     def _restore(self, owned: Owned, session, meta: dict | None) -> dict:
         """The record is gone (Redis restarted without its data): write it again from
-        what this process holds, so followers elsewhere can (re)join. The poll is lost."""
+        what this process holds, so followers elsewhere can (re)join. The poll goes on:
+        asked again, the followers' pages answer again what they had answered."""
         fields = {"control": owned.control, "created": time.time(), "owner": self.host,
-                  "poll": (meta or {}).get("poll"),
+                  "poll": (meta or {}).get("poll") or owned.poll,
                   "state": (meta or {}).get("state") or owned.state, "code": owned.code}
         self.store.create(owned.token, owned.code, fields)
         self.store.update(owned.token, fields)
         if session is not None:
             with self.hub.lock:
                 self._record(owned, session, full=True)
+        poll = fields["poll"]
+        if poll and not poll.get("revealed"):
+            # Asked again: the followers' pages send the answer they gave once more
+            # (room.js), so the counts lost with the store come back.
+            self._emit("room-poll", {"room": owned.token, "poll": self._public_poll(poll)},
+                       FOLLOW + owned.token)
         log.warning("room %s: record written again (the store had lost it)", owned.token[:6])
         return self.store.meta(owned.token) or fields
 

@@ -361,3 +361,34 @@ def test_redis_away_the_presenters_process_goes_on_and_the_room_recovers():
         finally:
             a.stop()
             b.stop()
+
+
+def test_a_poll_open_when_redis_loses_its_data_is_asked_again():
+    """Redis restarted without its data while a poll is open: the presenter's process
+    writes the room back with the poll (same id) and asks it again; the followers' pages
+    answer again what they had answered (simulated here), so the reveal counts them."""
+    with RedisServer(log_name="redis-poll") as redis:
+        a = ServerProcess("threading", ["--message-queue", redis.url], log_name="redis-poll-a")
+        try:
+            presenter, room = lecture(a.url)
+            control = {"room": room["room"], "control": room["control"]}
+            follower = RawSocketIO(a.url)
+            ok(follower.call("room-join", {"room": room["room"], "follower": "student-poll"}))
+            asked = ok(presenter.call("room-poll", {**control, "question": "Who knows?",
+                                                    "choices": ["sender", "nobody"]}))["poll"]
+            ok(follower.call("room-answer", {"choice": 1}))
+            redis.stop()
+            redis.start()  # the same port, no data
+            follower.received.clear()
+            again = events_until(follower, lambda r: any(
+                n == "room-poll" for n, _ in r), timeout=20)
+            (poll,) = [p["poll"] for n, p in again if n == "room-poll"]
+            assert poll["id"] == asked["id"] and poll["question"] == "Who knows?"
+            assert poll["revealed"] is False
+            ok(follower.call("room-answer", {"choice": 1}))  # as room.js does
+            revealed = ok(presenter.call("room-reveal", control))["poll"]
+            assert revealed["id"] == asked["id"] and revealed["counts"] == [0, 1]
+            presenter.close()
+            follower.close()
+        finally:
+            a.stop()

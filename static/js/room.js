@@ -463,6 +463,10 @@ export class Room {
   onPoll(poll) {
     this.poll = poll;
     if (this.conn.following) {
+      // The same open poll asked again (the server's store had lost its answers): the
+      // answer this page gave goes again, so it is counted.
+      const mine = load(ANSWER_KEY);
+      if (poll && !poll.revealed && mine && mine.poll === poll.id) ask(this.conn, "room-answer", { choice: mine.choice });
       this.showFollowerPoll();
       return;
     }
