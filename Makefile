@@ -9,6 +9,7 @@ VPY := $(VENV)/bin/python
 PIP := $(VPY) -m pip --disable-pip-version-check
 CHROMIUM := /usr/bin/chromium
 REDIS_SERVER := /usr/bin/redis-server
+NGINX := /usr/sbin/nginx
 ARGS ?=
 PYTEST_ARGS ?=
 
@@ -31,14 +32,15 @@ $(VENV)/.stamp-dev: requirements-dev.txt requirements.txt | $(VPY)
 	touch $@
 
 # Playwright drives Debian's Chromium (never `playwright install`: no browser downloads here).
-# The rooms' scale-out tests start Debian's redis-server (tests/test_server_redis.py).
+# The rooms' scale-out tests start Debian's redis-server (tests/test_server_redis.py), and
+# the documented nginx configuration runs with Debian's nginx (tests/test_deploy_nginx.py).
 chromium:
-	@if [ ! -x $(CHROMIUM) ] || [ ! -x $(REDIS_SERVER) ]; then \
+	@if [ ! -x $(CHROMIUM) ] || [ ! -x $(REDIS_SERVER) ] || [ ! -x $(NGINX) ]; then \
 	  if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  echo "installing Debian chromium and redis-server"; \
+	  echo "installing Debian chromium, redis-server and nginx"; \
 	  $$SUDO apt-get update && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y \
-	    -o DPkg::Lock::Timeout=600 chromium redis-server; \
+	    -o DPkg::Lock::Timeout=600 chromium redis-server nginx; \
 	fi
 
 run: $(VENV)/.stamp-run

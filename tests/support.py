@@ -252,7 +252,8 @@ class RawSocketIO:
     """
 
     def __init__(self, url: str, *, timeout: float = 10.0, rcvbuf: int | None = None,
-                 origin: str | None = None, headers: dict | None = None) -> None:
+                 origin: str | None = None, headers: dict | None = None,
+                 ws_options: dict | None = None) -> None:
         import websocket  # websocket-client: lazy, only the tests that use it need it
 
         self._timeout_error = websocket.WebSocketTimeoutException
@@ -264,6 +265,7 @@ class RawSocketIO:
             options["origin"] = origin
         if headers:
             options["header"] = [f"{name}: {value}" for name, value in headers.items()]
+        options.update(ws_options or {})  # e.g. host=, sslopt= (through a TLS proxy)
         self.ws = websocket.create_connection(ws_url, **options)
         self.received: list[tuple[str, object]] = []
         self.answers: dict[int, object] = {}
