@@ -66,6 +66,7 @@ def deployment():
                    check=True, capture_output=True, timeout=60)
     with RedisServer(log_name="redis-nginx") as redis:
         flags = [redis.url if f == "redis://127.0.0.1:6379/0" else f for f in documented_flags()]
+        flags += ["--session-rate", "2"]  # two new sessions per address: the limit shows
         a = ServerProcess("eventlet", flags, log_name="nginx-a")
         b = ServerProcess("eventlet", flags, log_name="nginx-b")
         tls, plain = free_port(), free_port()
@@ -107,11 +108,12 @@ def deployment():
 
 
 def https(port: int, method: str, path: str, body: bytes | None = None,
-          headers: dict | None = None) -> tuple[int, dict, bytes]:
+          headers: dict | None = None, source: str | None = None) -> tuple[int, dict, bytes]:
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=10)
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=10,
+                                       source_address=(source, 0) if source else None)
     try:
         conn.request(method, path, body=body, headers={"Host": NAME, **(headers or {})})
         response = conn.getresponse()
@@ -139,25 +141,41 @@ def test_the_page_loads_over_tls_and_plain_http_redirects(deployment):
     conn.close()
 
 
+def polling_join(port: int, source: str | None = None) -> dict:
+    """A new session by long-polling, from ``source`` (a loopback address): four requests
+    that must all reach the process holding the engine.io session."""
+    origin = {"Origin": f"https://{NAME}"}
+    status, _, body = https(port, "GET", "/socket.io/?EIO=4&transport=polling",
+                            headers=origin, source=source)
+    assert status == 200, body
+    path = f"/socket.io/?EIO=4&transport=polling&sid={json.loads(body[1:])['sid']}"
+    status, _, body = https(port, "POST", path, body=b"40", headers=origin, source=source)
+    assert status == 200 and body == b"OK", body
+    status, _, body = https(port, "GET", path, headers=origin, source=source)
+    assert status == 200 and body.startswith(b"40"), body
+    status, _, body = https(port, "POST", path, body=b'421["join",{"session":null}]',
+                            headers=origin, source=source)
+    assert status == 200 and body == b"OK", body
+    status, _, body = https(port, "GET", path, headers=origin, source=source)
+    https(port, "POST", path, body=b"1", headers=origin, source=source)  # close
+    return json.loads(body.split(b"\x1e")[-1][3:])[0]
+
+
 def test_long_polling_works_through_the_sticky_upstream(deployment):
     tls, _ = deployment
-    origin = {"Origin": f"https://{NAME}"}
-    status, _, body = https(tls, "GET", "/socket.io/?EIO=4&transport=polling", headers=origin)
-    assert status == 200, body
-    sid = json.loads(body[1:])["sid"]
-    path = f"/socket.io/?EIO=4&transport=polling&sid={sid}"
-    # Every request of the session must reach the process that holds it (ip_hash).
-    status, _, body = https(tls, "POST", path, body=b"40", headers=origin)
-    assert status == 200 and body == b"OK", body
-    status, _, body = https(tls, "GET", path, headers=origin)
-    assert status == 200 and body.startswith(b"40"), body
-    status, _, body = https(tls, "POST", path, body=b'421["join",{"session":null}]',
-                            headers=origin)
-    assert status == 200 and body == b"OK", body
-    status, _, body = https(tls, "GET", path, headers=origin)
-    answer = json.loads(body.split(b"\x1e")[-1][3:])[0]
+    answer = polling_join(tls, "127.0.0.2")
     assert answer["ok"] and answer["fresh"], answer
-    https(tls, "POST", path, body=b"1", headers=origin)  # close
+
+
+def test_each_student_behind_nginx_has_an_allowance_of_their_own(deployment):
+    """nginx appends the student's address to X-Forwarded-For on /socket.io/ and the
+    processes trust it (--proxies 1): one student's burst of new sessions leaves the next
+    student's alone. (Without the header they would all be nginx's 127.0.0.1.)"""
+    tls, _ = deployment
+    assert all(polling_join(tls, "127.0.0.5")["ok"] for _ in range(2))
+    refused = polling_join(tls, "127.0.0.5")
+    assert not refused["ok"] and refused["error"]["field"] == "session", refused
+    assert polling_join(tls, "127.0.0.6")["ok"]
 
 
 def test_websocket_rooms_and_https_links_through_nginx(deployment):
