@@ -1,3 +1,4 @@
+# ruff: noqa: F811 (fixtures are parameters named as the imported fixtures)
 """server/rooms.py in-process (issue 13): tokens, codes, the follower's stream, refusal,
 polls, Take it from here, resume, the rate limit on codes, the end of a room. Flask-
 SocketIO's test client, threading mode, a hand-driven clock (as tests/test_server_hub.py).
@@ -11,44 +12,21 @@ import pytest
 
 import server as server_pkg
 from server.roomwire import CODE_ALPHABET
-from tests.test_server_hub import FakeClock, command, frames, join, received
+
+# The hub's fixtures (clock, connect, hub), used by name: pytest finds them here.
+from tests.test_server_hub import clock, command, connect, frames, hub, join, received  # noqa: F401
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def app(clock):
+def app(clock):  # the hub's app, with a code rate of 5
     return server_pkg.create_app({"TESTING": True, "AMO_ASYNC_MODE": "threading",
                                   "AMO_PACER": False, "AMO_CLOCK": clock, "AMO_GRACE": 30.0,
                                   "AMO_CODE_RATE": 5})
 
 
 @pytest.fixture
-def hub(app):
-    return app.extensions["amo_hub"]
-
-
-@pytest.fixture
 def rooms(app):
     return app.extensions["amo_rooms"]
-
-
-@pytest.fixture
-def connect(app):
-    clients = []
-
-    def make(**kwargs):
-        client = server_pkg.socketio.test_client(app, **kwargs)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        if client.is_connected():
-            client.disconnect()
 
 
 def call(client, event: str, payload=None) -> dict:
