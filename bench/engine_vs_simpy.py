@@ -179,13 +179,17 @@ class SimpyFlow:
         rate = self.order_rate
         for _ in range(self.orders_to_create):
             yield env.timeout(draw(rate))
-            order = len(self.state)
-            self.state.append(self.NEW)
-            self.saw.append(self.WAITING)
-            self.verdict.append(self.IN_FLIGHT)
-            self.kind.append(self.NO_KIND)
-            self.reserved.append(0)
-            env.process(self.sender(order))
+            env.process(self.sender(self.new_order()))
+
+    def new_order(self) -> int:
+        """The next order's columns (a subclass adds its own); returns its id."""
+        order = len(self.state)
+        self.state.append(self.NEW)
+        self.saw.append(self.WAITING)
+        self.verdict.append(self.IN_FLIGHT)
+        self.kind.append(self.NO_KIND)
+        self.reserved.append(0)
+        return order
 
     def sender(self, order: int):
         env = self.env

@@ -75,20 +75,9 @@ class SimpyRetryFlow(SimpyFlow):
         self.duplicates_suppressed = 0
         self.double_reserved = 0
 
-    def arrivals(self):
-        env = self.env
-        draw = self.rng_arrival.expovariate
-        rate = self.order_rate
-        for _ in range(self.orders_to_create):
-            yield env.timeout(draw(rate))
-            order = len(self.state)
-            self.state.append(self.NEW)
-            self.saw.append(self.WAITING)
-            self.verdict.append(self.IN_FLIGHT)
-            self.kind.append(self.NO_KIND)
-            self.reserved.append(0)
-            self.record.append(0)
-            env.process(self.sender(order))
+    def new_order(self) -> int:
+        self.record.append(0)  # the receiver's idempotency record of the order
+        return super().new_order()
 
     def sender(self, order: int):
         env = self.env
