@@ -29,7 +29,9 @@ import platform
 import statistics
 import time
 
-from tests.support import CHROMIUM_ARGS, CHROMIUM_PATH, ServerProcess
+from tests.support import CHROMIUM_PATH
+
+from .browser import browser_and_server
 
 TARGET_FPS = 30.0
 FULL = {"seconds": 6, "sizes": [100_000, 1_000_000]}
@@ -264,30 +266,18 @@ def main(argv: list[str] | None = None) -> int:
     seconds = args.seconds or preset["seconds"]
     sizes = [int(x) for x in args.sizes.split(",")] if args.sizes else preset["sizes"]
 
-    from playwright.sync_api import sync_playwright  # lazy: other benchmarks need none
-
-    os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
     print(f"Space-time diagram: headless {CHROMIUM_PATH}, app.py --async-mode threading, "
           f"{platform.machine()}, {os.cpu_count()} CPUs, {VIEWPORT['width']}x{VIEWPORT['height']}")
     print(f"  load: synthetic engine-shaped events (lossy order flow), sizes {sizes}; "
           f"pan and zoom for {seconds} s each")
     results = []
-    server = ServerProcess("threading", log_name="bench-diagram")
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS,
-                                         headless=True)
-            try:
-                for total in sizes:
-                    started = time.monotonic()
-                    view = measure_view(browser, server.url, total, seconds)
-                    peer = measure_peer(browser, view["messages_kept"], view["last_t"],
-                                        view["canvas"], seconds)
-                    results.append((total, view, peer, time.monotonic() - started))
-            finally:
-                browser.close()
-    finally:
-        server.stop()
+    with browser_and_server("threading", "bench-diagram") as (browser, server):
+        for total in sizes:
+            started = time.monotonic()
+            view = measure_view(browser, server.url, total, seconds)
+            peer = measure_peer(browser, view["messages_kept"], view["last_t"],
+                                view["canvas"], seconds)
+            results.append((total, view, peer, time.monotonic() - started))
 
     line = "-" * 86
     print(line)

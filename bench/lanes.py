@@ -27,7 +27,9 @@ import os
 import platform
 import statistics
 
-from tests.support import CHROMIUM_ARGS, CHROMIUM_PATH, ServerProcess
+from tests.support import CHROMIUM_PATH
+
+from .browser import COUNT_FRAMES, browser_and_server
 
 TARGET_FPS = 55.0
 SPEED = 16
@@ -68,16 +70,6 @@ COUNT_LANES = """(seconds) => new Promise((resolve) => {
   requestAnimationFrame(tick);
 })"""
 
-COUNT_FRAMES = """(seconds) => new Promise((resolve) => {
-  const per = [];
-  let n = 0, last = performance.now();
-  function tick(now) {
-    n++;
-    if (now - last >= 1000) { per.push(n * 1000 / (now - last)); n = 0; last = now; }
-    if (per.length < seconds) requestAnimationFrame(tick); else resolve(per);
-  }
-  requestAnimationFrame(tick);
-})"""
 
 
 def pct(values: list[float], q: float) -> float:
@@ -128,28 +120,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     seconds = args.seconds or (QUICK if args.quick else FULL)["seconds"]
 
-    from playwright.sync_api import sync_playwright  # lazy
-
-    os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
     print(f"Three lanes beside one: headless {CHROMIUM_PATH}, app.py --async-mode {args.mode}, "
           f"{platform.machine()}, {os.cpu_count()} CPUs")
     print(f"  three lanes: {LINK} at {SPEED}x; one lane: the stage, lossy-network at "
           f"{SPEED}x; {seconds} s windows")
-    server = ServerProcess(args.mode, log_name=f"bench-lanes-{args.mode}")
     results = []
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS,
-                                         headless=True)
-            try:
-                for size in VIEWS:
-                    three = three_lanes(browser, server.url, size, seconds)
-                    one = one_lane(browser, server.url, size, seconds)
-                    results.append({"size": f"{size[0]}x{size[1]}", "three": three, "one": one})
-            finally:
-                browser.close()
-    finally:
-        server.stop()
+    with browser_and_server(args.mode, f"bench-lanes-{args.mode}") as (browser, server):
+        for size in VIEWS:
+            three = three_lanes(browser, server.url, size, seconds)
+            one = one_lane(browser, server.url, size, seconds)
+            results.append({"size": f"{size[0]}x{size[1]}", "three": three, "one": one})
 
     status = 0
     print("-" * 86)

@@ -29,7 +29,9 @@ import platform
 import statistics
 import time
 
-from tests.support import CHROMIUM_ARGS, CHROMIUM_PATH, ServerProcess
+from tests.support import CHROMIUM_PATH
+
+from .browser import COUNT_FRAMES, browser_and_server
 
 TARGET_FPS = 55.0
 TARGET_WEIGHT = 300 * 1024
@@ -40,17 +42,6 @@ CONFIG = {"orders": 300_000, "order_interval": 0.0001}
 FULL = {"seconds": 10, "loads": 7, "goal": 9_500}
 QUICK = {"seconds": 3, "loads": 3, "goal": 3_000}
 
-# Counts rAF callbacks per wall second; results in window.__fps.
-COUNT_FRAMES = """(seconds) => new Promise((resolve) => {
-  const per = [];
-  let n = 0, start = performance.now(), last = start;
-  function tick(now) {
-    n++;
-    if (now - last >= 1000) { per.push(n * 1000 / (now - last)); n = 0; last = now; }
-    if (per.length < seconds) requestAnimationFrame(tick); else resolve(per);
-  }
-  requestAnimationFrame(tick);
-})"""
 
 # The peer: a plain canvas loop moving `n` squares, nothing else.
 PEER_PAGE = """<!doctype html><canvas id=c width=800 height=330></canvas><script>
@@ -66,10 +57,6 @@ function draw(t) {
 }
 requestAnimationFrame(draw);
 </script>"""
-
-
-def _launch(pw):
-    return pw.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS, headless=True)
 
 
 PLAIN: dict[str, int] = {}
@@ -169,28 +156,17 @@ def main(argv: list[str] | None = None) -> int:
     sizes = QUICK if args.quick else FULL
     seconds = args.seconds or sizes["seconds"]
 
-    from playwright.sync_api import sync_playwright  # lazy: `python -m bench engine` needs none
-
-    os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
     print(f"Browser view: headless {CHROMIUM_PATH}, app.py --async-mode {args.mode}, "
           f"{platform.machine()}, {os.cpu_count()} CPUs")
     print(f"  load: lossy-network preset, config {json.dumps(CONFIG)}, speed 1, "
           f"goal {sizes['goal']:,} messages in flight, {seconds} s window")
-    server = ServerProcess(args.mode, log_name=f"bench-ui-{args.mode}")
-    try:
-        with sync_playwright() as pw:
-            browser = _launch(pw)
-            try:
-                weight, files, usable = measure_load(browser, server.url, sizes["loads"])
-                views = []
-                for size, present in VIEWS:
-                    fps = measure_fps(browser, server.url, seconds, sizes["goal"], size, present)
-                    peer = measure_peer(browser, fps["tokens_end"], seconds, size)
-                    views.append((view_name(size, present), fps, peer))
-            finally:
-                browser.close()
-    finally:
-        server.stop()
+    with browser_and_server(args.mode, f"bench-ui-{args.mode}") as (browser, server):
+        weight, files, usable = measure_load(browser, server.url, sizes["loads"])
+        views = []
+        for size, present in VIEWS:
+            fps = measure_fps(browser, server.url, seconds, sizes["goal"], size, present)
+            peer = measure_peer(browser, fps["tokens_end"], seconds, size)
+            views.append((view_name(size, present), fps, peer))
 
     line = "-" * 86
     print(line)
