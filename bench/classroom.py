@@ -113,7 +113,9 @@ class Follower:
             old, self.sio, self.url = self.sio, self.client(), url
             if old is not None:  # the process it was on is gone: free its http session
                 await quietly(old.disconnect())
-            await self.sio.connect(url, transports=["websocket"],
+            # As the page: a follower says so (follow=1), and the server then offers its
+            # socket no compression (server/transport.py, FollowersWithoutDeflate).
+            await self.sio.connect(f"{url}/?follow=1", transports=["websocket"],
                                    wait_timeout=JOIN_TIMEOUT)
             await self.join()
             self.joined = True

@@ -96,6 +96,9 @@ class Hub:
         # ``mirror(token, event, message)`` (the lock is held); ``gone`` hear of closed
         # connections; ``health_extra`` add to /healthz.
         self.mirror: Callable[[str, str, dict], None] | None = None
+        # Called at the end of each frame with the hub's lock held (rooms.py: followers'
+        # batches held back to be sent together go out when due).
+        self.after_frame: Callable[[float], None] | None = None
         self.gone: list[Callable[[Connection], None]] = []
         self.health_extra: list[Callable[[], dict]] = []
         self.frames = 0
@@ -297,6 +300,8 @@ class Hub:
                 self.emit(event, message, to=room_of(token))
                 if self.mirror is not None:
                     self.mirror(token, event, message)
+            if self.after_frame is not None:
+                self.after_frame(now)
             if now >= self.next_expiry:
                 self.store.expire(now)
                 self.next_expiry = now + 1.0

@@ -62,6 +62,14 @@ FOLLOW = "follow:"  # the followers of a room
 PRESENT = "present:"  # the presenter's sockets of a room
 RECENT_BATCHES = 90  # batches kept per room for resume (3 s at 30 frames a second)
 BEAT = 1.0  # seconds between two rounds of room upkeep
+# A room's followers get the presenter's batches together, at most one message every
+# FOLLOW_EVERY seconds (the presenter's page gets one a frame): every cost of a room's
+# fan-out (in each server, in Redis, in each follower) is per message, and a follower's
+# page animates from its own clock between messages. The latency a follower sees grows
+# by at most this much (bench/README.md, classroom). create_app's AMO_FOLLOW_EVERY sets
+# it; 0: every frame.
+FOLLOW_EVERY = 0.1
+MISSING_FOR = 15.0  # seconds a followed room may be missing from the store before it ends
 HOST_TTL = 5.0  # a process's heartbeat in the shared store lives this long (written each BEAT)
 CLAIM_TTL = 10.0  # one process at a time takes over a room whose presenter's process died
 NOT_OPEN = ("an open room: this one has ended or never existed; ask the presenter for "
@@ -99,6 +107,8 @@ class Owned:
     snapshot: dict | None = None  # the run's fields of the latest snapshot (for replicas)
     state: dict | None = None  # the room state the presenter published (written again too)
     poll: dict | None = None  # the room's poll (written again too; its answers are not)
+    held: dict | None = None  # the followers' next batch: this frame's and the last ones'
+    sent_at: float = 0.0  # when the followers were last sent a batch (the hub's clock)
 
 
 @dataclass
@@ -186,7 +196,10 @@ class Rooms:
         self.task = None
         self.stopped = False
         self.ended = 0
-        self.orphans: set[str] = set()  # rooms followed here whose leading process died
+        # Rooms followed here whose leading process seems dead: [since, said to followers].
+        self.orphans: dict[str, list] = {}
+        self.follow_every = FOLLOW_EVERY
+        self.missing: dict[str, float] = {}  # rooms followed here not in the store: since
 
     # ------------------------------------------------------------ wiring
     def install(self) -> None:
@@ -201,6 +214,7 @@ class Rooms:
             "room-answer": self.on_answer, "room-take": self.on_take,
         })
         hub.mirror = self.mirror
+        hub.after_frame = self.release_due
         hub.gone.append(self.gone)
         if self.store.shared:
             self._tap()
@@ -440,6 +454,7 @@ class Rooms:
             self.owned[token] = owned
             self.by_session[session.token] = token
             self.replicas.pop(token, None)
+            self.orphans.pop(token, None)
             snapshot = session.snapshot()
             self.hub.emit("snapshot", snapshot, to=room_of(session.token))
             self.mirror(session.token, "snapshot", snapshot)  # followers; the record, owned
@@ -568,6 +583,7 @@ class Rooms:
             session = self._session(owned) if owned is not None else None
             self._leave_before_join(connection, now)
             if session is not None:  # one hold of the hub's lock: the stream goes on after
+                self._release(owned)  # what is held goes to the others first: no overlap
                 answer, messages = self._local_join(owned, session, data)
                 self.follows[sid] = follower
                 self._send_join(sid, token, messages)
@@ -837,24 +853,55 @@ class Rooms:
     # ------------------------------------------------------------ the stream
     def mirror(self, session_token: str, event: str, message: dict) -> None:
         """A message the hub sent the presenter's session (the hub's lock is held): the
-        followers get it too, and the record follows the run."""
+        followers get it too, and the record follows the run. Batches are held and sent
+        together (FOLLOW_EVERY); anything else goes out at once, after what is held."""
         token = self.by_session.get(session_token)
         if token is None:
             return
         owned = self.owned[token]
         if event == "snapshot":
-            out = {**message, "session": None, "room": token}
+            owned.held = None  # the snapshot holds those events
             owned.recent.clear()
+            self.publisher.emit(event, {**message, "session": None, "room": token},
+                                FOLLOW + token)
+        elif event == "events":
+            owned.recent.append(message)
+            self._hold(owned, message)
         else:
-            out = message
-            if event == "events":
-                owned.recent.append(message)
-        self.publisher.emit(event, out, FOLLOW + token)  # here now; Redis in the background
+            self._release(owned)
+            self.publisher.emit(event, message, FOLLOW + token)
         if self.store.shared:
             session = self.hub.store.sessions.get(session_token)
             if session is not None:  # noted for the writer: nothing here waits for Redis
                 self._record(owned, session, full=event == "snapshot", snapshot=message
                              if event == "snapshot" else None)
+
+    def _hold(self, owned: Owned, batch: dict) -> None:
+        """Add a batch to what the followers get next (one batch: the first's seq and
+        ``server_time``, the last's pacing); send it if it is due."""
+        held = owned.held
+        if held is not None and held["run"] == batch["run"] \
+                and batch["from_seq"] == held["to_seq"] + 1:
+            held["events"].extend(batch["events"])
+            held.update({k: v for k, v in batch.items()
+                         if k not in ("events", "from_seq", "server_time")})
+        else:
+            self._release(owned)
+            owned.held = {**batch, "events": list(batch["events"])}
+        if self.hub.clock() - owned.sent_at >= self.follow_every:
+            self._release(owned)
+
+    def _release(self, owned: Owned) -> None:
+        if owned.held is not None:
+            held, owned.held = owned.held, None
+            owned.sent_at = self.hub.clock()
+            self.publisher.emit("events", held, FOLLOW + owned.token)
+
+    def release_due(self, now: float) -> None:
+        """End of a frame (the hub's lock held): held batches that are due go out."""
+        for owned in self.owned.values():
+            if owned.held is not None and now - owned.sent_at >= self.follow_every:
+                self._release(owned)
 
     def _record(self, owned: Owned, session, full: bool = False,
                 snapshot: dict | None = None) -> None:
@@ -920,22 +967,38 @@ class Rooms:
                 self.reported.pop(token, None)
         for token in [t for t in counts if t not in self.owned]:
             meta = self.store.meta(token)
-            if meta is None:  # ended elsewhere: forget its followers
+            if meta is None:
+                # Ended elsewhere (and its room-ended missed here), or Redis lost its data
+                # and the presenter's process has not written the room back yet (within a
+                # second or two): forget its followers only when it stays gone.
+                since = self.missing.setdefault(token, wall)
+                if wall - since < MISSING_FOR:
+                    continue
+                self.missing.pop(token, None)
                 with self.hub.lock:
+                    self.sio.emit("room-ended", {"room": token, "reason": "ended"},
+                                  to=FOLLOW + token, ignore_queue=True)
                     for sid, follow in list(self.follows.items()):
                         if follow.room == token:
                             del self.follows[sid]
                             self.hub._leave(sid, FOLLOW + token)
                 self.replicas.pop(token, None)
-            elif self._orphaned(meta):
+                continue
+            self.missing.pop(token, None)
+            if self._orphaned(meta):
                 # The presenter's process died: nobody leads until the presenter's page
-                # reconnects (to any process) and takes the room over. Said once.
-                if token not in self.orphans:
-                    self.orphans.add(token)
+                # reconnects (to any process) and takes the room over. Said once, when the
+                # heartbeat has stayed away for a moment (Redis restarted without its data
+                # loses every heartbeat until the next beat).
+                since = self.orphans.setdefault(token, [wall, False])
+                if not since[1] and wall - since[0] >= BEAT * 2:
+                    since[1] = True
                     self.sio.emit("room-presenter", {"room": token, "away": True},
                                   to=FOLLOW + token, ignore_queue=True)
-            else:
-                self.orphans.discard(token)
+            elif token in self.orphans:
+                if self.orphans.pop(token)[1]:  # said away: the presenter's process is back
+                    self.sio.emit("room-presenter", {"room": token, "away": False},
+                                  to=FOLLOW + token, ignore_queue=True)
         self._adopt_waiting()
         for token, (owned, session) in owned_now.items():
             meta = self.store.meta(token)
@@ -1018,6 +1081,7 @@ def install(app, hub) -> Rooms:
     store = RedisRoomStore(queue, ttl=idle) if queue else MemoryRoomStore()
     rooms = Rooms(hub, store, idle=idle, code_rate=float(config.get("AMO_CODE_RATE") or 10.0),
                   code_burst=float(config.get("AMO_CODE_RATE") or 10.0))
+    rooms.follow_every = float(config.get("AMO_FOLLOW_EVERY", FOLLOW_EVERY))
     rooms.install()
     hub.health_extra.append(lambda: {**rooms.stats(),
                                      "message_queue": "redis" if store.shared else None})

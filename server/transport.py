@@ -238,6 +238,25 @@ class DropBrokenWebSockets:
             raise
 
 
+class FollowersWithoutDeflate:
+    """WSGI middleware: a room follower's WebSocket (the page asks with ``follow=1`` in
+    its Socket.IO query) is offered no permessage-deflate. Eventlet 0.41 (and wsproto
+    under simple-websocket) compress each message for each socket, so a room's batch was
+    compressed once per follower: with 300 followers offering deflate, as browsers do,
+    the two servers used 2.5 to 3 times the CPU (bench/README.md, classroom). Removing
+    the offer before the handshake is read keeps the sockets plain; sessions' sockets
+    (one reader each) keep their compression."""
+
+    def __init__(self, wsgi_app) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        if "HTTP_SEC_WEBSOCKET_EXTENSIONS" in environ \
+                and "follow=1" in environ.get("QUERY_STRING", "").split("&"):
+            del environ["HTTP_SEC_WEBSOCKET_EXTENSIONS"]
+        return self.wsgi_app(environ, start_response)
+
+
 # -- engine.io sessions: closing without waiting ----------------------------------------------
 
 

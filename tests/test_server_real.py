@@ -434,3 +434,41 @@ def test_a_port_in_use_is_a_one_line_error(server):
     assert result.returncode == 1
     assert "in use" in result.stderr.lower()
     assert "Traceback" not in result.stderr
+
+
+def _handshake_extensions(server: ServerProcess, query: str) -> str | None:
+    """The Sec-WebSocket-Extensions the server answers a browser-like offer with."""
+    import base64
+    import os
+    import socket
+
+    sock = socket.create_connection((server.host, server.port), timeout=10)
+    try:
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall((f"GET /socket.io/?EIO=4&transport=websocket{query} HTTP/1.1\r\n"
+                      f"Host: {server.host}:{server.port}\r\nUpgrade: websocket\r\n"
+                      f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                      "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: "
+                      "permessage-deflate; client_max_window_bits\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+    finally:
+        sock.close()
+    lines = head.split(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
+    assert " 101 " in lines[0], lines
+    found = [line.split(":", 1)[1].strip() for line in lines[1:]
+             if line.lower().startswith("sec-websocket-extensions:")]
+    return found[0] if found else None
+
+
+def test_a_room_followers_socket_is_not_compressed(server):
+    """A browser offers permessage-deflate. A session's socket may take it; a room
+    follower's (the page asks with follow=1) is never compressed, so one batch is not
+    compressed once per follower (bench/README.md, classroom)."""
+    assert _handshake_extensions(server, "&follow=1") is None
+    if server.mode == "eventlet":  # eventlet 0.41 negotiates it for a session's socket
+        assert "permessage-deflate" in (_handshake_extensions(server, "") or "")

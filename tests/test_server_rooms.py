@@ -76,7 +76,18 @@ def test_followers_get_the_presenters_stream_never_its_session_token(connect, hu
     frames(hub, clock, 1.0)
     mine = [p for n, p in received(presenter) if n == "events"]
     theirs = [p for n, p in received(follower) if n == "events"]
-    assert theirs and [b["events"] for b in theirs] == [b["events"] for b in mine]
+    # The same events in the same order, the presenter's batches sent together: at most
+    # one message every FOLLOW_EVERY (0.1 s) of the hub's clock, each contiguous.
+    assert theirs and [e for b in theirs for e in b["events"]] == \
+        [e for b in mine for e in b["events"]][:sum(len(b["events"]) for b in theirs)]
+    assert len(theirs) < len(mine) and len(theirs) <= 1.0 / 0.1 + 1
+    for batch in theirs:
+        assert [e["seq"] for e in batch["events"]] == \
+            list(range(batch["from_seq"], batch["to_seq"] + 1))
+    frames(hub, clock, 0.2)  # what was still held goes out within FOLLOW_EVERY
+    theirs += [p for n, p in received(follower) if n == "events"]
+    mine += [p for n, p in received(presenter) if n == "events"]
+    assert theirs[-1]["to_seq"] == mine[-1]["to_seq"]
     seqs = [e["seq"] for b in theirs for e in b["events"]]
     assert seqs == list(range(snap["seq"] + 1, snap["seq"] + 1 + len(seqs)))
     assert any(e["type"] == "order-diverged" for b in theirs for e in b["events"])

@@ -45,6 +45,8 @@ def follow(browser, link: str) -> Page:
     page.goto(link)
     page.wait_for_selector("body[data-ready=true]", timeout=TIMEOUT_MS)
     expect(page.locator("#room-banner-text")).to_contain_text("You follow room")
+    # It says it follows when it connects: the server offers its socket no compression.
+    assert page.evaluate("() => window.amo.conn.socket.io.opts.query.follow") == "1"
     page.errors = errors
     return page
 

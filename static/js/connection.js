@@ -37,7 +37,8 @@ export class Connection {
     this.run = null; // the server's run number (a new one per scenario, seed or reset)
     this.lastSeq = null; // highest seq applied in this page; null until a snapshot arrived
     this.joining = false;
-    this.socket = io({ transports: ["websocket", "polling"], reconnectionDelayMax: 2000 });
+    const query = this.ioQuery ? { query: this.ioQuery } : {};
+    this.socket = io({ transports: ["websocket", "polling"], reconnectionDelayMax: 2000, ...query });
     this.socket.on("connect", () => this.join());
     this.socket.on("disconnect", (reason) => {
       this.h.onState(reason === "io client disconnect" ? "offline" : "reconnecting", reason);

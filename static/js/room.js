@@ -58,6 +58,9 @@ export function roomConnection(Connection) {
     constructor() {
       super();
       this.following = true;
+      // The server offers a follower's socket no compression: a room's batches would be
+      // compressed once per follower (server/transport.py, FollowersWithoutDeflate).
+      this.ioQuery = { follow: "1" };
       this.room = token;
       this.follower = followerId();
       this.onRoomJoined = null; // (answer)
