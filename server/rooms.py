@@ -68,7 +68,7 @@ BEAT = 1.0  # seconds between two rounds of room upkeep
 # page animates from its own clock between messages. The latency a follower sees grows
 # by at most this much (bench/README.md, classroom). create_app's AMO_FOLLOW_EVERY sets
 # it; 0: every frame.
-FOLLOW_EVERY = 0.1
+FOLLOW_EVERY = 0.05
 MISSING_FOR = 15.0  # seconds a followed room may be missing from the store before it ends
 HOST_TTL = 5.0  # a process's heartbeat in the shared store lives this long (written each BEAT)
 CLAIM_TTL = 10.0  # one process at a time takes over a room whose presenter's process died

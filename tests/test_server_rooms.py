@@ -77,10 +77,10 @@ def test_followers_get_the_presenters_stream_never_its_session_token(connect, hu
     mine = [p for n, p in received(presenter) if n == "events"]
     theirs = [p for n, p in received(follower) if n == "events"]
     # The same events in the same order, the presenter's batches sent together: at most
-    # one message every FOLLOW_EVERY (0.1 s) of the hub's clock, each contiguous.
+    # one message every FOLLOW_EVERY (0.05 s: every other frame), each contiguous.
     assert theirs and [e for b in theirs for e in b["events"]] == \
         [e for b in mine for e in b["events"]][:sum(len(b["events"]) for b in theirs)]
-    assert len(theirs) < len(mine) and len(theirs) <= 1.0 / 0.1 + 1
+    assert len(theirs) < len(mine) and len(theirs) <= 1.0 / 0.05 + 1
     for batch in theirs:
         assert [e["seq"] for e in batch["events"]] == \
             list(range(batch["from_seq"], batch["to_seq"] + 1))
