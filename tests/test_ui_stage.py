@@ -14,7 +14,6 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.test_ui_support import (
-    FAST,
     failure,
     open_app,
     screenshot,
@@ -153,7 +152,9 @@ def test_many_tokens_fall_back_to_the_grouped_drawing(page, server):
 
 
 def test_divergence_crash_and_timeout_show_on_the_stage(page, server):
-    open_app(page, server.url, speed=FAST)
+    # At 2x the receiver is down for a whole second of wall time: under load a frame may
+    # take 100 ms, and at 20x the crash and the restart (2 s apart) could land in one.
+    open_app(page, server.url, speed=2)
     failure(page, "Crash after processing").check()
     page.get_by_role("button", name="Play", exact=True).click()
     # The moment order #1 diverges: a banner on the stage, between the legs.

@@ -54,9 +54,17 @@ def settle(page: Page) -> None:
 
 def run_to_end(page: Page, orders: int = 1) -> None:
     """Play until nothing is left to happen, with `orders` orders made, all shown."""
-    page.wait_for_function(
-        f"() => window.amo.store.counts.orders >= {orders} && window.amo.store.pacing.over"
-        " && !window.amo.store.pacing.playing", timeout=20_000)
+    try:
+        page.wait_for_function(
+            f"() => window.amo.store.counts.orders >= {orders} && window.amo.store.pacing.over"
+            " && !window.amo.store.pacing.playing", timeout=20_000)
+    except Exception:  # where the page was, for the failure's report
+        print(page.evaluate("""() => { const s = window.amo.store, c = window.amo.conn;
+            return {orders: s.counts.orders, pacing: s.pacing, pace: s.pace,
+                    seq: s.appliedSeq, pending: s.pendingCount(), run: c.run,
+                    last: c.lastSeq, status: document.querySelector('#status').textContent};
+            }"""))
+        raise
     settle(page)
 
 
