@@ -309,10 +309,12 @@ def test_every_message_shows_100_percent_and_crash_chances_show_on_the_stage(pag
 
 def test_lost_marks_merge_into_one_mark_with_a_count(page, server):
     open_app(page, server.url, query="?scenario=lossy-network&speed=50&play=1")
-    page.wait_for_function("() => window.amo.stage.texts.some((t) => t[5] === 'count')",
-                           timeout=30_000)
-    counts = [t for t in stage_texts(page) if t["kind"] == "count"]
-    assert counts and all(t["text"].startswith("×") for t in counts), counts
+    # Read in the same frame as found: a count lasts only as long as its clump of marks.
+    found = page.wait_for_function(
+        "() => { const c = window.amo.stage.texts.filter((t) => t[5] === 'count');"
+        " return c.length ? c.map((t) => t[4]) : null; }", timeout=30_000)
+    counts = found.json_value()
+    assert counts and all(text.startswith("×") for text in counts), counts
 
 
 def test_metrics_stream_hides_the_reply_leg(page, server):
