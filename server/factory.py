@@ -57,7 +57,7 @@ DEFAULTS = {
     "AMO_PROXIES": 0,  # trusted proxies in front (--proxies): werkzeug's ProxyFix
     "AMO_MESSAGE_QUEUE": None,  # redis://... : rooms span the processes sharing it (rooms.py)
     "AMO_ROOM_IDLE": 3 * 3600.0,  # seconds a room lasts without a presenter command
-    "AMO_FOLLOW_EVERY": 0.05,  # seconds between batches to a room's followers (rooms.py)
+    "AMO_FOLLOW_EVERY": rooms.FOLLOW_EVERY,  # seconds between batches to a room's followers
     "AMO_CODE_RATE": 10.0,  # room code attempts per minute per address (bursts of as many)
     "AMO_LESSONS": None,  # the lessons' folder (server/lessons.py); None: static/lessons
 }
